@@ -1,0 +1,236 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/livestack/livestack/shared/media/flv"
+)
+
+var (
+	avcHeader = []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe0, 0, 0}
+	aacHeader = []byte{0xaf, 0, 0x12, 0x10}
+)
+
+func keyframe() []byte { return []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65} }
+func inter() []byte    { return []byte{0x27, 1, 0, 0, 0, 0, 0, 0, 1, 0x41} }
+func audio() []byte    { return []byte{0xaf, 1, 0x21, 0x10} }
+
+// publishGOPs writes n GOPs of `frames` video frames 33 ms apart, starting at t0,
+// with one audio frame per video frame.
+func publishGOPs(t *testing.T, p *Publisher, t0 uint32, n, frames int) uint32 {
+	t.Helper()
+	ts := t0
+	for g := 0; g < n; g++ {
+		for f := 0; f < frames; f++ {
+			data := inter()
+			if f == 0 {
+				data = keyframe()
+			}
+			require.NoError(t, p.WriteVideo(ts, data))
+			require.NoError(t, p.WriteAudio(ts, audio()))
+			ts += 33
+		}
+	}
+	return ts
+}
+
+func newTestHub(cfg Config) *Hub {
+	if cfg.ReconnectWindow == 0 {
+		cfg.ReconnectWindow = time.Hour
+	}
+	return New(cfg)
+}
+
+func readAll(t *testing.T, sub *Subscriber) []*Packet {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	var out []*Packet
+	for {
+		pkts, err := sub.Read(ctx, nil)
+		out = append(out, pkts...)
+		if err != nil {
+			return out
+		}
+	}
+}
+
+func TestSubscriberStartsOnKeyframeWithHeaders(t *testing.T) {
+	h := newTestHub(Config{})
+	p, err := h.Publish("ch", PublishOptions{})
+	require.NoError(t, err)
+	require.NoError(t, p.WriteMetadata([]byte{2, 0, 10, 'o', 'n', 'M', 'e', 't', 'a', 'D', 'a', 't', 'a'}))
+	require.NoError(t, p.WriteVideo(0, avcHeader))
+	require.NoError(t, p.WriteAudio(0, aacHeader))
+	end := publishGOPs(t, p, 0, 3, 10)
+
+	sub, err := h.Subscribe("ch", SubscribeOptions{})
+	require.NoError(t, err)
+	defer sub.Close()
+	pkts := readAll(t, sub)
+	require.GreaterOrEqual(t, len(pkts), 4)
+	require.Equal(t, flv.TagScript, pkts[0].Type)
+	require.True(t, pkts[1].Header)
+	require.True(t, pkts[2].Header)
+	require.True(t, pkts[3].Keyframe, "first media packet must be a keyframe")
+	require.Equal(t, uint32(2*10*33), pkts[3].Time, "GOP cache starts at the latest keyframe")
+	require.Equal(t, pkts[3].Time, pkts[1].Time, "headers restamped to the GOP start")
+	require.Equal(t, 3+20, len(pkts), "headers + one GOP of 10 video and 10 audio")
+	var last uint32
+	for _, pk := range pkts {
+		require.GreaterOrEqual(t, pk.Time, last)
+		last = pk.Time
+	}
+	require.Less(t, last, end)
+}
+
+func TestSubscriberFollowsLiveAndSeesEOF(t *testing.T) {
+	h := newTestHub(Config{ReconnectWindow: -1})
+	p, err := h.Publish("ch", PublishOptions{})
+	require.NoError(t, err)
+	require.NoError(t, p.WriteVideo(0, avcHeader))
+	publishGOPs(t, p, 0, 1, 2)
+	sub, err := h.Subscribe("ch", SubscribeOptions{})
+	require.NoError(t, err)
+	got := make(chan []*Packet, 1)
+	go func() {
+		var all []*Packet
+		for {
+			pkts, err := sub.Read(context.Background(), nil)
+			all = append(all, pkts...)
+			if err != nil {
+				require.ErrorIs(t, err, io.EOF)
+				got <- all
+				return
+			}
+		}
+	}()
+	publishGOPs(t, p, 66, 1, 3)
+	p.Close("done")
+	all := <-got
+	require.Equal(t, 1+4+6, len(all))
+	require.Nil(t, h.Stream("ch"), "stream removed once the publisher left with no reconnect window")
+}
+
+func TestDuplicatePublishRefusedAndReconnectContinues(t *testing.T) {
+	h := newTestHub(Config{})
+	p1, err := h.Publish("ch", PublishOptions{})
+	require.NoError(t, err)
+	_, err = h.Publish("ch", PublishOptions{})
+	require.ErrorIs(t, err, ErrAlreadyPublished)
+	require.NoError(t, p1.WriteVideo(0, avcHeader))
+	publishGOPs(t, p1, 1000, 1, 5) // times 1000..1132
+	sub, err := h.Subscribe("ch", SubscribeOptions{})
+	require.NoError(t, err)
+	first := readAll(t, sub)
+	p1.Close("network")
+
+	p2, err := h.Publish("ch", PublishOptions{})
+	require.NoError(t, err, "reconnect within the window takes the stream over")
+	require.NoError(t, p2.WriteVideo(0, avcHeader)) // identical header: not re-sent
+	publishGOPs(t, p2, 0, 1, 5)                     // the encoder restarted its clock at 0
+	second := readAll(t, sub)
+	require.Len(t, second, 10, "no duplicate header, all new media")
+	last := first[len(first)-1].Time
+	for _, pk := range second {
+		require.Greater(t, pk.Time, last-1, "timestamps continue monotonically")
+		last = pk.Time
+	}
+	require.Equal(t, 1, h.Stream("ch").Stats().Reconnects)
+
+	// A changed header is delivered in order.
+	p2.Close("x")
+	p3, err := h.Publish("ch", PublishOptions{})
+	require.NoError(t, err)
+	changed := append([]byte(nil), avcHeader...)
+	changed[8] = 0x28
+	require.NoError(t, p3.WriteVideo(0, changed))
+	publishGOPs(t, p3, 0, 1, 1)
+	third := readAll(t, sub)
+	require.True(t, third[0].Header)
+	require.Equal(t, changed, third[0].Data())
+}
+
+func TestSlowSubscriberSkipsThenDropped(t *testing.T) {
+	h := newTestHub(Config{MaxLag: 500 * time.Millisecond, MaxSkips: 2})
+	p, err := h.Publish("ch", PublishOptions{})
+	require.NoError(t, err)
+	require.NoError(t, p.WriteVideo(0, avcHeader))
+	ts := publishGOPs(t, p, 0, 1, 10)
+	slow, err := h.Subscribe("ch", SubscribeOptions{})
+	require.NoError(t, err)
+	fast, err := h.Subscribe("ch", SubscribeOptions{})
+	require.NoError(t, err)
+	_, err = slow.Read(context.Background(), nil) // headers + GOP, then stops reading
+	require.NoError(t, err)
+	readAll(t, fast)
+
+	for round := 0; round < 3; round++ {
+		for g := 0; g < 2; g++ { // 660 ms of media: beyond MaxLag for the slow reader
+			ts = publishGOPs(t, p, ts, 1, 10)
+			require.Len(t, readAll(t, fast), 20, "the fast reader is never held back")
+		}
+		pkts, err := slow.Read(context.Background(), nil)
+		if round < 2 {
+			require.NoError(t, err)
+			require.True(t, pkts[0].Keyframe, "a skip lands on a keyframe")
+			require.Equal(t, int64(round+1), slow.Skipped())
+		} else {
+			require.True(t, errors.Is(err, ErrTooSlow), "dropped after MaxSkips: %v", err)
+		}
+	}
+	s := h.Stream("ch")
+	s.mu.RLock()
+	held := len(s.pkts)
+	s.mu.RUnlock()
+	require.LessOrEqual(t, held, 2*2*10+2, "memory is bounded by the GOP cache and MaxLag, not by the slow reader")
+	require.Equal(t, int64(1), s.Stats().SubscribersDropped)
+}
+
+func TestMergeWindowBatchesWakeups(t *testing.T) {
+	mw := 40 * time.Millisecond
+	h := newTestHub(Config{})
+	p, err := h.Publish("ch", PublishOptions{MergeWindow: &mw})
+	require.NoError(t, err)
+	require.NoError(t, p.WriteVideo(0, avcHeader))
+	publishGOPs(t, p, 0, 1, 1)
+	sub, err := h.Subscribe("ch", SubscribeOptions{Merge: true})
+	require.NoError(t, err)
+	_, err = sub.Read(context.Background(), nil)
+	require.NoError(t, err)
+
+	start := time.Now()
+	for i := 0; i < 5; i++ { // 5 packets within a window
+		require.NoError(t, p.WriteVideo(uint32(100+i), inter()))
+	}
+	pkts, err := sub.Read(context.Background(), nil)
+	require.NoError(t, err)
+	require.Len(t, pkts, 5, "one wake-up per window carries everything")
+	require.GreaterOrEqual(t, time.Since(start), mw-5*time.Millisecond)
+}
+
+func TestViewerLimitAndAudioOnly(t *testing.T) {
+	h := newTestHub(Config{MaxViewersPerStream: 1})
+	p, err := h.Publish("ch", PublishOptions{})
+	require.NoError(t, err)
+	require.NoError(t, p.WriteAudio(0, aacHeader))
+	for i := 0; i < 10; i++ {
+		require.NoError(t, p.WriteAudio(uint32(i*23), audio()))
+	}
+	sub, err := h.Subscribe("ch", SubscribeOptions{})
+	require.NoError(t, err)
+	_, err = h.Subscribe("ch", SubscribeOptions{})
+	require.ErrorIs(t, err, ErrTooManyViewers)
+	_, err = h.Subscribe("ch", SubscribeOptions{Internal: true})
+	require.NoError(t, err, "internal subscribers are not viewers")
+	pkts := readAll(t, sub)
+	require.Len(t, pkts, 2, "audio-only: header + the latest audio frame as the sync point")
+	_, err = h.Subscribe("nope", SubscribeOptions{})
+	require.ErrorIs(t, err, ErrNotFound)
+}

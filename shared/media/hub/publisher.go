@@ -1,0 +1,152 @@
+package hub
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/livestack/livestack/shared/media/flv"
+)
+
+// Publisher writes one publish session into a stream. It is used by one goroutine.
+type Publisher struct {
+	s       *Stream
+	remote  string
+	session string
+	// offset maps publisher timestamps onto the stream's continuous timeline.
+	offset int64
+	mapped bool
+	closed atomic.Bool
+	kicked atomic.Bool
+}
+
+// Stream returns the stream being published.
+func (p *Publisher) Stream() *Stream { return p.s }
+
+// Kicked reports whether the stream was ended under the publisher (for example
+// the channel was disabled); the caller should drop the connection.
+func (p *Publisher) Kicked() bool { return p.kicked.Load() }
+
+// WriteVideo publishes one video message (an FLV video tag body) at the
+// publisher's timestamp ts (ms).
+func (p *Publisher) WriteVideo(ts uint32, data []byte) error {
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	info, err := flv.ParseVideo(data)
+	if err != nil {
+		p.s.stats.badPackets.Add(1)
+		return fmt.Errorf("video at %d ms: %w", ts, err)
+	}
+	pkt := newPacket(flv.TagVideo, 0, data)
+	switch info.PacketType {
+	case flv.VideoSequenceHeader:
+		pkt.Header = true
+		p.s.stats.videoConfig(info)
+		if !p.s.setHeader(pkt, &p.s.vhdr) {
+			return nil
+		}
+	case flv.VideoFrames:
+		pkt.Keyframe = info.Keyframe
+	}
+	p.s.appendMapped(p, pkt, ts)
+	return nil
+}
+
+// WriteAudio publishes one audio message (an FLV audio tag body).
+func (p *Publisher) WriteAudio(ts uint32, data []byte) error {
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	info, err := flv.ParseAudio(data)
+	if err != nil {
+		p.s.stats.badPackets.Add(1)
+		return fmt.Errorf("audio at %d ms: %w", ts, err)
+	}
+	pkt := newPacket(flv.TagAudio, 0, data)
+	if info.PacketType == flv.AudioSequenceHeader {
+		pkt.Header = true
+		p.s.stats.audioConfig(info)
+		if !p.s.setHeader(pkt, &p.s.ahdr) {
+			return nil
+		}
+	} else {
+		p.s.stats.noteAudioCodec(info.Codec)
+	}
+	p.s.appendMapped(p, pkt, ts)
+	return nil
+}
+
+// WriteMetadata publishes an onMetaData script body (AMF0 "onMetaData" + object).
+func (p *Publisher) WriteMetadata(data []byte) error {
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	pkt := newPacket(flv.TagScript, 0, data)
+	pkt.Header = true
+	if !p.s.setHeader(pkt, &p.s.meta) {
+		return nil
+	}
+	p.s.appendMapped(p, pkt, 0)
+	return nil
+}
+
+// Close ends the publish session; the stream waits ReconnectWindow for a new one.
+func (p *Publisher) Close(reason string) {
+	if p.closed.Swap(true) {
+		return
+	}
+	p.s.detach(p, reason)
+}
+
+// appendMapped restamps pkt onto the stream timeline and appends it.
+func (s *Stream) appendMapped(pub *Publisher, pkt *Packet, raw uint32) {
+	s.mu.Lock()
+	t := s.mapTime(pub, pkt, raw)
+	pkt.Time = t
+	b := pkt.tag
+	b[4], b[5], b[6], b[7] = byte(t>>16), byte(t>>8), byte(t), byte(t>>24)
+	if !pkt.Header {
+		s.stats.media(pkt, s.hub.cfg.now())
+	}
+	s.appendLocked(pkt)
+	s.mu.Unlock()
+}
+
+// mapTime keeps each track's timestamps monotonic and continuous across
+// publisher reconnects and encoder timestamp jumps. Called with s.mu held.
+func (s *Stream) mapTime(pub *Publisher, pkt *Packet, raw uint32) uint32 {
+	if pkt.Header {
+		return s.lastTime
+	}
+	const step = 20 // ms between the old and the new timeline
+	if !pub.mapped {
+		pub.mapped = true
+		if s.anyMedia {
+			pub.offset = int64(s.lastTime) + step - int64(raw)
+		}
+	}
+	t := int64(raw) + pub.offset
+	if s.anyMedia && (t < int64(s.lastTime)-2000 || t > int64(s.lastTime)+30000) {
+		// The encoder's clock jumped: continue from the live edge.
+		pub.offset = int64(s.lastTime) + step - int64(raw)
+		t = int64(s.lastTime) + step
+		s.stats.discontinuities.Add(1)
+	}
+	last := &s.lastAudio
+	if pkt.Type == flv.TagVideo {
+		last = &s.lastVideo
+	}
+	if s.anyMedia && t < int64(*last) {
+		t = int64(*last)
+	}
+	if t < 0 {
+		t = 0
+	}
+	ut := uint32(t)
+	*last = ut
+	if ut > s.lastTime || !s.anyMedia {
+		s.lastTime = ut
+	}
+	s.anyMedia = true
+	return ut
+}

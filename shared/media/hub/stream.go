@@ -1,0 +1,298 @@
+package hub
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/livestack/livestack/shared/media/flv"
+)
+
+// Stream is one live stream: the shared packet log, the GOP cache, the current
+// headers and the wake-up channels its subscribers wait on.
+type Stream struct {
+	hub *Hub
+	key string
+	log *slog.Logger
+
+	mu sync.RWMutex
+	// pkts holds packets with sequence numbers [base, base+len(pkts)).
+	pkts []*Packet
+	base uint64
+	// gop is the sequence number of the latest sync point (video keyframe, or any
+	// audio packet of an audio-only stream); valid when hasGOP.
+	gop    uint64
+	hasGOP bool
+	// bytes counts media bytes ever appended.
+	bytes int64
+	// current headers; hdrGen counts changes.
+	meta, vhdr, ahdr *Packet
+	hdrGen           uint64
+	hasVideo         bool
+	// lastTime is the highest hub timestamp appended; lastVideo/lastAudio per track.
+	lastTime, lastVideo, lastAudio uint32
+	anyMedia                       bool
+
+	// wake is closed on every append when someone waits on it.
+	wake     chan struct{}
+	wakeUsed atomic.Bool
+	// flush is closed when a merge window expires; merge readers read up to flushSeq.
+	merge      time.Duration
+	flush      chan struct{}
+	flushSeq   uint64
+	flushArmed bool
+	mergeSubs  int
+
+	done      chan struct{}
+	ended     bool
+	publisher *Publisher
+	idle      *time.Timer
+	subs      int
+
+	stats streamStats
+}
+
+func newStream(h *Hub, key string) *Stream {
+	s := &Stream{
+		hub:   h,
+		key:   key,
+		log:   h.cfg.Logger.With("stream", key),
+		wake:  make(chan struct{}),
+		flush: make(chan struct{}),
+		done:  make(chan struct{}),
+		merge: h.cfg.MergeWindow,
+	}
+	s.stats.init(h.cfg.now())
+	return s
+}
+
+// Key is the stream's key (the channel id, or channel/rendition).
+func (s *Stream) Key() string { return s.key }
+
+// Done is closed when the stream has ended.
+func (s *Stream) Done() <-chan struct{} { return s.done }
+
+// attach makes p the stream's publisher; called with the hub lock held.
+func (s *Stream) attach(opts PublishOptions) (*Publisher, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return nil, ErrNotFound
+	}
+	if s.publisher != nil {
+		return nil, ErrAlreadyPublished
+	}
+	if s.idle != nil {
+		s.idle.Stop()
+		s.idle = nil
+	}
+	if opts.MergeWindow != nil {
+		s.merge = *opts.MergeWindow
+	}
+	p := &Publisher{s: s, remote: opts.Remote, session: opts.Session}
+	s.publisher = p
+	reconnect := s.anyMedia
+	s.stats.publisherAttached(s.hub.cfg.now(), opts.Remote, reconnect)
+	s.log.Info("publisher attached", "remote", opts.Remote, "session", opts.Session, "reconnect", reconnect)
+	return p, nil
+}
+
+// detach removes p and starts the reconnect window.
+func (s *Stream) detach(p *Publisher, reason string) {
+	s.mu.Lock()
+	if s.publisher != p {
+		s.mu.Unlock()
+		return
+	}
+	s.publisher = nil
+	s.stats.publisherDetached(s.hub.cfg.now())
+	win := s.hub.cfg.ReconnectWindow
+	if win > 0 && !s.ended {
+		s.idle = time.AfterFunc(win, func() { s.expireIdle() })
+	}
+	s.mu.Unlock()
+	s.log.Info("publisher detached", "reason", reason, "reconnect_window", win)
+	if win <= 0 {
+		s.end("publisher left")
+	}
+}
+
+func (s *Stream) expireIdle() {
+	s.mu.Lock()
+	idle := s.publisher == nil && !s.ended
+	s.mu.Unlock()
+	if idle {
+		s.end("reconnect window expired")
+	}
+}
+
+// end closes the stream for good: subscribers drain what is left and see io.EOF.
+func (s *Stream) end(reason string) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended = true
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+	s.publisher = nil
+	s.flushSeq = s.base + uint64(len(s.pkts))
+	close(s.done)
+	s.mu.Unlock()
+	s.hub.remove(s)
+	s.log.Info("stream ended", "reason", reason)
+}
+
+// Live reports whether a publisher is attached.
+func (s *Stream) Live() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.publisher != nil
+}
+
+// Kick detaches the current publisher, if any, ending its session (used when a
+// channel is disabled or deleted). The stream ends at once.
+func (s *Stream) Kick(reason string) {
+	s.mu.Lock()
+	p := s.publisher
+	s.mu.Unlock()
+	if p != nil {
+		p.kicked.Store(true)
+	}
+	s.end(reason)
+}
+
+// appendLocked adds one packet; called by the publisher with s.mu held.
+func (s *Stream) appendLocked(p *Packet) {
+	if s.ended {
+		return
+	}
+	p.Arrived = s.hub.nanos()
+	p.offset = s.bytes
+	s.bytes += int64(p.Size())
+	seq := s.base + uint64(len(s.pkts))
+	s.pkts = append(s.pkts, p)
+	syncPoint := false
+	switch {
+	case p.Header:
+	case p.Type == flv.TagVideo:
+		syncPoint = p.Keyframe
+	case p.Type == flv.TagAudio:
+		syncPoint = !s.hasVideo
+	}
+	if syncPoint {
+		if s.hasGOP && p.Type == flv.TagVideo {
+			s.stats.keyframe(p.Time, s.pkts[s.gop-s.base].Time)
+		}
+		s.gop, s.hasGOP = seq, true
+	}
+	s.trim()
+	if s.wakeUsed.Load() {
+		close(s.wake)
+		s.wake = make(chan struct{})
+		s.wakeUsed.Store(false)
+	}
+	if s.mergeSubs > 0 && s.merge > 0 {
+		if !s.flushArmed {
+			s.flushArmed = true
+			time.AfterFunc(s.merge, s.fireFlush)
+		}
+	} else {
+		s.flushSeq = seq + 1
+	}
+}
+
+func (s *Stream) fireFlush() {
+	s.mu.Lock()
+	s.flushArmed = false
+	s.flushSeq = s.base + uint64(len(s.pkts))
+	close(s.flush)
+	s.flush = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// trim drops packets no subscriber may still need: older than the GOP cache and
+// further behind the live edge than MaxLag, or past the GOP byte cap.
+func (s *Stream) trim() {
+	cfg := &s.hub.cfg
+	maxLag := uint32(cfg.MaxLag.Milliseconds())
+	n := 0
+	for n < len(s.pkts)-1 {
+		p := s.pkts[n]
+		seq := s.base + uint64(n)
+		if s.hasGOP && seq < s.gop {
+			if s.lastTime-p.Time <= maxLag && s.bytes-p.offset <= cfg.MaxGOPBytes {
+				break
+			}
+		} else if s.bytes-p.offset <= cfg.MaxGOPBytes {
+			break
+		}
+		if s.hasGOP && seq == s.gop {
+			s.hasGOP = false // the cached GOP itself overflowed the cap
+		}
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	clear(s.pkts[:n])
+	s.pkts = s.pkts[n:]
+	s.base += uint64(n)
+	if s.flushSeq < s.base {
+		s.flushSeq = s.base
+	}
+}
+
+// setHeader records a new sequence header or metadata packet and reports whether
+// it differs from the current one (identical headers on reconnect are dropped).
+func (s *Stream) setHeader(p *Packet, slot **Packet) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur := *slot; cur != nil && bytes.Equal(cur.Data(), p.Data()) {
+		return false
+	}
+	*slot = p
+	s.hdrGen++
+	if slot == &s.vhdr {
+		s.hasVideo = true
+	}
+	return true
+}
+
+// Subscribe adds a reader that starts with the headers and the GOP cache.
+func (s *Stream) Subscribe(opts SubscribeOptions) (*Subscriber, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return nil, ErrNotFound
+	}
+	if max := s.hub.cfg.MaxViewersPerStream; max > 0 && !opts.Internal && s.subs >= max {
+		return nil, fmt.Errorf("%w (%d)", ErrTooManyViewers, max)
+	}
+	sub := &Subscriber{s: s, opts: opts, merge: opts.Merge && s.merge > 0}
+	sub.begin()
+	if !opts.Internal {
+		s.subs++
+		s.stats.viewerJoined()
+	}
+	if sub.merge {
+		s.mergeSubs++
+	}
+	return sub, nil
+}
+
+func (s *Stream) unsubscribe(sub *Subscriber) {
+	s.mu.Lock()
+	if !sub.opts.Internal {
+		s.subs--
+	}
+	if sub.merge {
+		s.mergeSubs--
+	}
+	s.mu.Unlock()
+}
