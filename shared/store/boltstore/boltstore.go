@@ -1,0 +1,407 @@
+// Package boltstore implements store.Store on go.etcd.io/bbolt: one file in the
+// standalone build's data dir, JSON values, channels listed in id order by a
+// bucket cursor. bbolt runs one write transaction at a time, which is what
+// makes AcquireSession atomic.
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/livestack/livestack/shared/channel"
+	"github.com/livestack/livestack/shared/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Bucket names.
+var (
+	bucketChannels = []byte("channels")
+	bucketSessions = []byte("sessions")
+	bucketSettings = []byte("settings")
+)
+
+// openTimeout is how long Open waits for another process holding the file.
+const openTimeout = 2 * time.Second
+
+// cursorPrefix versions the cursor format: base64url("c1:" + last id).
+const cursorPrefix = "c1:"
+
+// Store is a store.Store kept in one bbolt file.
+type Store struct {
+	db *bolt.DB
+	// now is the clock that decides whether a session lease has ended.
+	now func() time.Time
+}
+
+// Open opens (creating if needed, with its parent directory) the database file
+// at path. Only one process may hold the file; Open gives up after a short
+// wait if another does.
+func Open(path string) (*Store, error) {
+	return open(path, openTimeout)
+}
+
+func open(path string, timeout time.Duration) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketChannels, bucketSessions, bucketSettings} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return &Store{db: db, now: time.Now}, nil
+}
+
+// Close closes the database file; later calls do nothing.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// CreateChannel implements store.Store.
+func (s *Store) CreateChannel(ctx context.Context, c *channel.Channel) error {
+	if err := s.checkChannel(ctx, c); err != nil {
+		return fmt.Errorf("create channel: %w", err)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketChannels)
+		if exists(b, []byte(c.ID)) {
+			return store.ErrExists
+		}
+		return putJSON(b, []byte(c.ID), c)
+	})
+	if err != nil {
+		return fmt.Errorf("create channel %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// GetChannel implements store.Store.
+func (s *Store) GetChannel(ctx context.Context, id string) (*channel.Channel, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("get channel %s: %w", id, err)
+	}
+	var c channel.Channel
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketChannels).Get([]byte(id))
+		if v == nil || id == "" {
+			return store.ErrNotFound
+		}
+		if err := json.Unmarshal(v, &c); err != nil {
+			return fmt.Errorf("decode channel: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get channel %s: %w", id, err)
+	}
+	return &c, nil
+}
+
+// UpdateChannel implements store.Store.
+func (s *Store) UpdateChannel(ctx context.Context, c *channel.Channel) error {
+	if err := s.checkChannel(ctx, c); err != nil {
+		return fmt.Errorf("update channel: %w", err)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketChannels)
+		if !exists(b, []byte(c.ID)) {
+			return store.ErrNotFound
+		}
+		return putJSON(b, []byte(c.ID), c)
+	})
+	if err != nil {
+		return fmt.Errorf("update channel %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// DeleteChannel implements store.Store.
+func (s *Store) DeleteChannel(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delete channel %s: %w", id, err)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketChannels)
+		if id == "" || !exists(b, []byte(id)) {
+			return store.ErrNotFound
+		}
+		return b.Delete([]byte(id))
+	})
+	if err != nil {
+		return fmt.Errorf("delete channel %s: %w", id, err)
+	}
+	return nil
+}
+
+// ListChannels implements store.Store.
+func (s *Store) ListChannels(ctx context.Context, opts store.ListOptions) (store.Page, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Page{}, fmt.Errorf("list channels: %w", err)
+	}
+	after, err := decodeCursor(opts.Cursor)
+	if err != nil {
+		return store.Page{}, fmt.Errorf("list channels: %w", err)
+	}
+	limit := opts.EffectiveLimit()
+	page := store.Page{Channels: []*channel.Channel{}}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		cur := tx.Bucket(bucketChannels).Cursor()
+		var k, v []byte
+		if after == "" {
+			k, v = cur.First()
+		} else {
+			k, v = cur.Seek([]byte(after))
+			if bytes.Equal(k, []byte(after)) {
+				k, v = cur.Next()
+			}
+		}
+		for ; k != nil; k, v = cur.Next() {
+			if len(page.Channels) == limit {
+				page.Next = encodeCursor(page.Channels[limit-1].ID)
+				return nil
+			}
+			var c channel.Channel
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("decode channel %s: %w", k, err)
+			}
+			page.Channels = append(page.Channels, &c)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Page{}, fmt.Errorf("list channels: %w", err)
+	}
+	return page, nil
+}
+
+// AcquireSession implements store.Store.
+func (s *Store) AcquireSession(ctx context.Context, sess store.Session) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("acquire session of channel %s: %w", sess.ChannelID, err)
+	}
+	if err := sess.Validate(); err != nil {
+		return fmt.Errorf("acquire session: %w", err)
+	}
+	now := s.now()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		key := []byte(sess.ChannelID)
+		if v := b.Get(key); v != nil {
+			var cur store.Session
+			if err := json.Unmarshal(v, &cur); err != nil {
+				return fmt.Errorf("decode session: %w", err)
+			}
+			if cur.Active(now) && cur.SessionID != sess.SessionID {
+				return fmt.Errorf("%w: session %s on gateway %s until %s", store.ErrLive,
+					cur.SessionID, cur.Gateway, cur.ExpiresAt.UTC().Format(time.RFC3339))
+			}
+		}
+		return putJSON(b, key, sess)
+	})
+	if err != nil {
+		return fmt.Errorf("acquire session of channel %s: %w", sess.ChannelID, err)
+	}
+	return nil
+}
+
+// ReleaseSession implements store.Store.
+func (s *Store) ReleaseSession(ctx context.Context, channelID, sessionID string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("release session of channel %s: %w", channelID, err)
+	}
+	if channelID == "" {
+		return nil
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		key := []byte(channelID)
+		v := b.Get(key)
+		if v == nil {
+			return nil
+		}
+		var cur store.Session
+		if err := json.Unmarshal(v, &cur); err != nil {
+			return fmt.Errorf("decode session: %w", err)
+		}
+		if cur.SessionID != sessionID {
+			return nil
+		}
+		return b.Delete(key)
+	})
+	if err != nil {
+		return fmt.Errorf("release session of channel %s: %w", channelID, err)
+	}
+	return nil
+}
+
+// GetSession implements store.Store.
+func (s *Store) GetSession(ctx context.Context, channelID string) (store.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Session{}, fmt.Errorf("get session of channel %s: %w", channelID, err)
+	}
+	now := s.now()
+	var sess store.Session
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketSessions).Get([]byte(channelID))
+		if v == nil || channelID == "" {
+			return store.ErrNotFound
+		}
+		if err := json.Unmarshal(v, &sess); err != nil {
+			return fmt.Errorf("decode session: %w", err)
+		}
+		if !sess.Active(now) {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Session{}, fmt.Errorf("get session of channel %s: %w", channelID, err)
+	}
+	return sess, nil
+}
+
+// ListSessions implements store.Store. Expired sessions are skipped, not
+// deleted: they are overwritten by the next AcquireSession of their channel.
+func (s *Store) ListSessions(ctx context.Context) ([]store.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	now := s.now()
+	sessions := []store.Session{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
+			var sess store.Session
+			if err := json.Unmarshal(v, &sess); err != nil {
+				return fmt.Errorf("decode session %s: %w", k, err)
+			}
+			if sess.Active(now) {
+				sessions = append(sessions, sess)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	return sessions, nil
+}
+
+// GetSetting implements store.Store.
+func (s *Store) GetSetting(ctx context.Context, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("get setting %q: %w", key, err)
+	}
+	if err := store.ValidSettingKey(key); err != nil {
+		return nil, fmt.Errorf("get setting: %w", err)
+	}
+	var value []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		k, v := tx.Bucket(bucketSettings).Cursor().Seek([]byte(key))
+		if !bytes.Equal(k, []byte(key)) {
+			return store.ErrNotFound
+		}
+		value = bytes.Clone(v)
+		if value == nil {
+			value = []byte{}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get setting %q: %w", key, err)
+	}
+	return value, nil
+}
+
+// PutSetting implements store.Store.
+func (s *Store) PutSetting(ctx context.Context, key string, value []byte) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put setting %q: %w", key, err)
+	}
+	if err := store.ValidSettingKey(key); err != nil {
+		return fmt.Errorf("put setting: %w", err)
+	}
+	if err := store.ValidSettingValue(value); err != nil {
+		return fmt.Errorf("put setting %q: %w", key, err)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		// bbolt keeps a reference to value until commit; give it its own copy.
+		return tx.Bucket(bucketSettings).Put([]byte(key), append([]byte{}, value...))
+	})
+	if err != nil {
+		return fmt.Errorf("put setting %q: %w", key, err)
+	}
+	return nil
+}
+
+func (s *Store) checkChannel(ctx context.Context, c *channel.Channel) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c == nil {
+		return fmt.Errorf("%w: nil channel", store.ErrInvalid)
+	}
+	if !channel.ValidID(c.ID) {
+		return fmt.Errorf("%w: channel id %q is not a valid channel id", store.ErrInvalid, c.ID)
+	}
+	return nil
+}
+
+func exists(b *bolt.Bucket, key []byte) bool {
+	k, _ := b.Cursor().Seek(key)
+	return bytes.Equal(k, key)
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	return b.Put(key, data)
+}
+
+func encodeCursor(lastID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + lastID))
+}
+
+func decodeCursor(cursor string) (string, error) {
+	if cursor == "" {
+		return "", nil
+	}
+	// The longest valid cursor encodes the prefix and a 64-byte id.
+	if len(cursor) > base64.RawURLEncoding.EncodedLen(len(cursorPrefix)+64) {
+		return "", fmt.Errorf("%w: too long", store.ErrInvalidCursor)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", store.ErrInvalidCursor, err)
+	}
+	id, ok := strings.CutPrefix(string(raw), cursorPrefix)
+	if !ok || !channel.ValidID(id) {
+		return "", store.ErrInvalidCursor
+	}
+	return id, nil
+}

@@ -1,0 +1,167 @@
+package boltstore
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/livestack/livestack/shared/channel"
+	"github.com/livestack/livestack/shared/store"
+	"github.com/livestack/livestack/shared/store/storetest"
+)
+
+func newTestStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "data", "livestack.db"))
+	require.NoError(t, err)
+	return s
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return newTestStore(t) })
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "livestack.db")
+	s, err := Open(path)
+	require.NoError(t, err)
+	require.NoError(t, s.CreateChannel(ctx, &channel.Channel{ID: "kept", Name: "kept"}))
+	require.NoError(t, s.PutSetting(ctx, "k", []byte("v")))
+	now := time.Now()
+	require.NoError(t, s.AcquireSession(ctx, store.Session{
+		ChannelID: "kept", SessionID: "s1", Gateway: "gw:8080", StartedAt: now, ExpiresAt: now.Add(time.Hour),
+	}))
+	require.NoError(t, s.Close())
+
+	s, err = Open(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	c, err := s.GetChannel(ctx, "kept")
+	require.NoError(t, err)
+	require.Equal(t, "kept", c.Name)
+	v, err := s.GetSetting(ctx, "k")
+	require.NoError(t, err)
+	require.Equal(t, []byte("v"), v)
+	sess, err := s.GetSession(ctx, "kept")
+	require.NoError(t, err)
+	require.Equal(t, "s1", sess.SessionID)
+
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+}
+
+func TestOpenRefusals(t *testing.T) {
+	dir := t.TempDir()
+	held, err := Open(filepath.Join(dir, "held.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, held.Close()) })
+	notDB := filepath.Join(dir, "not-a-db")
+	require.NoError(t, os.WriteFile(notDB, []byte("this is not a bbolt file, just some text"), 0o600))
+	fileAsDir := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(fileAsDir, nil, 0o600))
+
+	cases := []struct{ name, path string }{
+		{"directory", dir},
+		{"held by another opener", filepath.Join(dir, "held.db")},
+		{"not a database", notDB},
+		{"parent is a file", filepath.Join(fileAsDir, "x.db")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := open(tc.path, 50*time.Millisecond)
+			require.Error(t, err)
+			require.Nil(t, s)
+			require.Contains(t, err.Error(), tc.path)
+		})
+	}
+}
+
+// TestSessionLeaseClock moves the store's clock instead of sleeping.
+func TestSessionLeaseClock(t *testing.T) {
+	ctx := t.Context()
+	s := newTestStore(t)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
+
+	held := store.Session{ChannelID: "ch", SessionID: "a", Gateway: "gw-a:8080", StartedAt: now, ExpiresAt: now.Add(30 * time.Second)}
+	taker := store.Session{ChannelID: "ch", SessionID: "b", Gateway: "gw-b:8080", StartedAt: now, ExpiresAt: now.Add(time.Hour)}
+	require.NoError(t, s.AcquireSession(ctx, held))
+
+	now = now.Add(29 * time.Second)
+	require.ErrorIs(t, s.AcquireSession(ctx, taker), store.ErrLive)
+	list, err := s.ListSessions(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+
+	now = now.Add(time.Second) // the lease ends exactly at ExpiresAt
+	_, err = s.GetSession(ctx, "ch")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	list, err = s.ListSessions(ctx)
+	require.NoError(t, err)
+	require.Empty(t, list)
+	require.NoError(t, s.AcquireSession(ctx, taker))
+	got, err := s.GetSession(ctx, "ch")
+	require.NoError(t, err)
+	require.Equal(t, "b", got.SessionID)
+}
+
+// TestCorruptValues checks that undecodable records give errors, not panics.
+func TestCorruptValues(t *testing.T) {
+	ctx := t.Context()
+	s := newTestStore(t)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketChannels).Put([]byte("bad"), []byte("{not json")); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketSessions).Put([]byte("bad"), []byte(`{"expiresAt":"yesterday"}`))
+	}))
+
+	cases := []struct {
+		name string
+		op   func() error
+	}{
+		{"GetChannel", func() error { _, err := s.GetChannel(ctx, "bad"); return err }},
+		{"ListChannels", func() error { _, err := s.ListChannels(ctx, store.ListOptions{}); return err }},
+		{"GetSession", func() error { _, err := s.GetSession(ctx, "bad"); return err }},
+		{"ListSessions", func() error { _, err := s.ListSessions(ctx); return err }},
+		{"AcquireSession", func() error {
+			now := time.Now()
+			return s.AcquireSession(ctx, store.Session{ChannelID: "bad", SessionID: "s", Gateway: "gw", StartedAt: now, ExpiresAt: now.Add(time.Minute)})
+		}},
+		{"ReleaseSession", func() error { return s.ReleaseSession(ctx, "bad", "s") }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.op()
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "bad")
+			require.Contains(t, err.Error(), "decode")
+		})
+	}
+	// Overwriting the broken channel still works.
+	require.NoError(t, s.UpdateChannel(ctx, &channel.Channel{ID: "bad"}))
+	_, err := s.GetChannel(ctx, "bad")
+	require.NoError(t, err)
+}
+
+func TestCursorRoundTrip(t *testing.T) {
+	for _, id := range []string{"a", "A-_9", strings.Repeat("z", 64)} {
+		got, err := decodeCursor(encodeCursor(id))
+		require.NoError(t, err)
+		require.Equal(t, id, got)
+	}
+	_, err := decodeCursor(base64.RawURLEncoding.EncodeToString([]byte("c1:../x")))
+	require.ErrorIs(t, err, store.ErrInvalidCursor)
+	_, err = decodeCursor(base64.RawURLEncoding.EncodeToString([]byte("c2:a")))
+	require.ErrorIs(t, err, store.ErrInvalidCursor)
+}
