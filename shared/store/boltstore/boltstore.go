@@ -206,8 +206,9 @@ func (s *Store) AcquireSession(ctx context.Context, sess store.Session) error {
 	if err := sess.Validate(); err != nil {
 		return fmt.Errorf("acquire session: %w", err)
 	}
-	now := s.now()
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		// Read the clock once the write lock is held, not while waiting for it.
+		now := s.now()
 		b := tx.Bucket(bucketSessions)
 		key := []byte(sess.ChannelID)
 		if v := b.Get(key); v != nil {
