@@ -157,7 +157,7 @@ func ParseAVCConfig(b []byte) (AVCConfig, error) {
 		NALULengthSize:   int(b[4]&0x03) + 1,
 	}
 	c.CodecString = fmt.Sprintf("avc1.%02x%02x%02x", b[1], b[2], b[3])
-	pos := 5
+	pos := 6
 	readSet := func(count int) ([][]byte, error) {
 		var out [][]byte
 		for i := 0; i < count; i++ {
@@ -178,11 +178,12 @@ func ParseAVCConfig(b []byte) (AVCConfig, error) {
 	if c.SPS, err = readSet(int(b[5] & 0x1f)); err != nil {
 		return c, fmt.Errorf("avc config sps: %w", err)
 	}
-	pos++
-	if pos > len(b) {
+	if pos >= len(b) {
 		return c, fmt.Errorf("avc config pps count: %w", ErrShort)
 	}
-	if c.PPS, err = readSet(int(b[pos-1])); err != nil {
+	ppsCount := int(b[pos])
+	pos++
+	if c.PPS, err = readSet(ppsCount); err != nil {
 		return c, fmt.Errorf("avc config pps: %w", err)
 	}
 	if len(c.SPS) == 0 {

@@ -115,6 +115,9 @@ func (s *Stream) appendMapped(pub *Publisher, pkt *Packet, raw uint32) {
 // mapTime keeps each track's timestamps monotonic and continuous across
 // publisher reconnects and encoder timestamp jumps. Called with s.mu held.
 func (s *Stream) mapTime(pub *Publisher, pkt *Packet, raw uint32) uint32 {
+	if pkt.Type == flv.TagScript {
+		return 0
+	}
 	if pkt.Header {
 		return s.lastTime
 	}

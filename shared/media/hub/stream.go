@@ -296,3 +296,16 @@ func (s *Stream) unsubscribe(sub *Subscriber) {
 	}
 	s.mu.Unlock()
 }
+
+// Tracks reports which tracks the stream carries, from its sequence headers and
+// media; before anything is known it reports both.
+func (s *Stream) Tracks() (audio, video bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	audio = s.ahdr != nil || s.lastAudio > 0
+	video = s.vhdr != nil || s.hasVideo
+	if !audio && !video {
+		return true, true
+	}
+	return audio, video
+}

@@ -129,7 +129,10 @@ func (sub *Subscriber) begin() {
 		t = s.pkts[s.gop-s.base].Time
 	}
 	sub.headersUntil = head
-	for _, h := range []*Packet{s.meta, s.vhdr, s.ahdr} {
+	if s.meta != nil {
+		dst = append(dst, s.meta) // script tags stay at 0: players treat later ones as data streams
+	}
+	for _, h := range []*Packet{s.vhdr, s.ahdr} {
 		if h != nil {
 			dst = append(dst, h.withTime(t))
 		}

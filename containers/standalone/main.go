@@ -1,0 +1,27 @@
+// Command standalone runs all of livestack in one process: RTMP/RTMPS ingest,
+// the stream hub, HTTP playback, relays, the REST API and the embedded store,
+// with local storage under the data directory. It is the default way to run
+// livestack; `make run` starts it with a demo channel.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:], os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "standalone:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "standalone:", err)
+		os.Exit(1)
+	}
+}
