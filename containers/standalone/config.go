@@ -23,6 +23,8 @@ type config struct {
 	ReconnectWindow  time.Duration
 	IdleTimeout      time.Duration
 	HandshakeTimeout time.Duration
+	PlayWriteTimeout time.Duration
+	PlaySendBuffer   int
 	MaxConnections   int
 	MaxPublishers    int
 	MaxViewers       int
@@ -71,6 +73,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.DurationVar(&c.ReconnectWindow, "reconnect-window", envDur("LIVESTACK_RECONNECT_WINDOW", 10*time.Second), "how long viewers wait for a dropped publisher to come back (env LIVESTACK_RECONNECT_WINDOW)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", envDur("LIVESTACK_IDLE_TIMEOUT", 15*time.Second), "drop a publisher that sends no media this long (env LIVESTACK_IDLE_TIMEOUT)")
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", envDur("LIVESTACK_HANDSHAKE_TIMEOUT", 10*time.Second), "time allowed from connect to publish or play (env LIVESTACK_HANDSHAKE_TIMEOUT)")
+	fs.DurationVar(&c.PlayWriteTimeout, "play-write-timeout", envDur("LIVESTACK_PLAY_WRITE_TIMEOUT", 10*time.Second), "drop a viewer whose connection accepts nothing this long (env LIVESTACK_PLAY_WRITE_TIMEOUT)")
+	fs.IntVar(&c.PlaySendBuffer, "play-send-buffer", envInt("LIVESTACK_PLAY_SEND_BUFFER", 0), "socket send buffer per HTTP viewer in bytes, 0 = kernel autotuning (env LIVESTACK_PLAY_SEND_BUFFER)")
 	fs.IntVar(&c.MaxConnections, "max-connections", envInt("LIVESTACK_MAX_CONNECTIONS", 10000), "concurrent RTMP connections (env LIVESTACK_MAX_CONNECTIONS)")
 	fs.IntVar(&c.MaxPublishers, "max-publishers", envInt("LIVESTACK_MAX_PUBLISHERS", 2000), "concurrent publishers (env LIVESTACK_MAX_PUBLISHERS)")
 	fs.IntVar(&c.MaxViewers, "max-viewers-per-stream", envInt("LIVESTACK_MAX_VIEWERS_PER_STREAM", 0), "viewers per stream, 0 = unlimited (env LIVESTACK_MAX_VIEWERS_PER_STREAM)")

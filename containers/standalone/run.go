@@ -71,11 +71,13 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 
 	var apiHandler http.Handler
 	gw, err := gateway.New(gateway.Config{
-		RTMPAddr:    cfg.RTMPAddr,
-		RTMPSAddr:   cfg.RTMPSAddr,
-		HTTPAddr:    cfg.HTTPAddr,
-		TLSCertFile: cfg.TLSCert,
-		TLSKeyFile:  cfg.TLSKey,
+		RTMPAddr:         cfg.RTMPAddr,
+		RTMPSAddr:        cfg.RTMPSAddr,
+		HTTPAddr:         cfg.HTTPAddr,
+		TLSCertFile:      cfg.TLSCert,
+		TLSKeyFile:       cfg.TLSKey,
+		PlayWriteTimeout: cfg.PlayWriteTimeout,
+		PlaySendBuffer:   cfg.PlaySendBuffer,
 		Hub: hub.Config{
 			ReconnectWindow:     cfg.ReconnectWindow,
 			MergeWindow:         cfg.MergeWindow,

@@ -35,6 +35,8 @@ type Config struct {
 	RTMP rtmpserver.Config // Hub, Authorizer, Hooks are filled by New
 	// PlayWriteTimeout drops an HTTP viewer whose socket accepts nothing this long.
 	PlayWriteTimeout time.Duration
+	// PlaySendBuffer sets SO_SNDBUF on HTTP viewer sockets; 0 = kernel default.
+	PlaySendBuffer int
 	// ShutdownTimeout bounds graceful shutdown. Default 8 s (within a 10 s SIGTERM budget).
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -115,7 +117,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	if g.RTMP, err = rtmpserver.New(rc); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	g.Playback = playback.New(playback.Config{Hub: g.Hub, Authorize: deps.PlayAuth, WriteTimeout: cfg.PlayWriteTimeout, Logger: cfg.Logger})
+	g.Playback = playback.New(playback.Config{Hub: g.Hub, Authorize: deps.PlayAuth, WriteTimeout: cfg.PlayWriteTimeout, SendBuffer: cfg.PlaySendBuffer, Logger: cfg.Logger})
 	g.mux = http.NewServeMux()
 	g.Playback.Register(g.mux)
 	g.mux.HandleFunc("GET /healthz", g.healthz)

@@ -47,6 +47,9 @@ func (s *Server) handleFLV(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer conn.Close()
+		if tc, ok := conn.(*net.TCPConn); ok && s.cfg.SendBuffer > 0 {
+			_ = tc.SetWriteBuffer(s.cfg.SendBuffer)
+		}
 		_ = brw // nothing buffered to flush: no response bytes were written yet
 		sent, err = s.streamRaw(conn, sub, r.ProtoAtLeast(1, 1), flv.Header(audio, video))
 	} else {

@@ -28,6 +28,10 @@ type Config struct {
 	Authorize Authorizer
 	// WriteTimeout drops a viewer whose socket accepts nothing for this long. Default 10 s.
 	WriteTimeout time.Duration
+	// SendBuffer sets SO_SNDBUF on viewer sockets (bytes); 0 keeps the kernel's
+	// autotuning. A small buffer bounds kernel memory per stalled viewer and makes
+	// stalls visible sooner, at the cost of throughput on long paths.
+	SendBuffer int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }

@@ -30,12 +30,24 @@ import (
 type serverConn struct {
 	net.Conn
 	srv    *Server
+	h      *connHandler
 	closed atomic.Bool
+	read   atomic.Int64
+}
+
+func (c *serverConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.read.Add(int64(n))
+	return n, err
 }
 
 func (c *serverConn) Close() error {
 	if c.closed.Swap(true) {
 		return nil
+	}
+	if connState(c.h.state.Load()) == stateHandshake {
+		c.srv.Counters.ProtocolErrors.Add(1)
+		c.h.log.Warn("connection closed before publish or play", "bytes_in", c.read.Load())
 	}
 	err := c.Conn.Close()
 	<-c.srv.slots
@@ -94,6 +106,7 @@ func newConnHandler(s *Server, c net.Conn) *connHandler {
 		cancel:  cancel,
 		session: hex.EncodeToString(id[:]),
 	}
+	h.conn.h = h
 	h.log = s.log.With("remote", h.remote, "conn", h.session)
 	_ = c.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	s.track(h, true)
@@ -190,7 +203,7 @@ func (h *connHandler) OnPublish(_ *rtmp.StreamContext, _ uint32, cmd *message.Ne
 	if existing == nil && h.srv.cfg.Hooks != nil && ch != nil {
 		h.srv.cfg.Hooks.StreamStarted(h.srv.ctx, ch, pub.Stream())
 	}
-	go h.watchPublisher(grant)
+	go h.watchPublisher(pub, grant)
 	return nil
 }
 
@@ -206,7 +219,7 @@ func (h *connHandler) refuse(id string, err error) error {
 
 // watchPublisher drops a publisher that goes quiet and renews its session lease;
 // a renewal refused (channel disabled, deleted or expired) ends the publish.
-func (h *connHandler) watchPublisher(grant ingest.Grant) {
+func (h *connHandler) watchPublisher(pub *hub.Publisher, grant ingest.Grant) {
 	idle := h.srv.cfg.IdleTimeout
 	tick := time.NewTicker(min(idle/4, time.Second))
 	defer tick.Stop()
@@ -222,7 +235,7 @@ func (h *connHandler) watchPublisher(grant ingest.Grant) {
 		case <-h.ctx.Done():
 			return
 		case now := <-tick.C:
-			if h.pub.Kicked() {
+			if pub.Kicked() {
 				h.log.Warn("publisher dropped: stream ended by the platform")
 				h.conn.Close()
 				return

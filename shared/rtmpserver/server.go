@@ -96,12 +96,14 @@ func (c *Config) setDefaults() {
 
 // Counters are the server's totals since start, for /metrics.
 type Counters struct {
-	Accepted        atomic.Int64
-	Rejected        atomic.Int64 // over the connection limit
-	Active          atomic.Int64
-	Publishers      atomic.Int64
-	Players         atomic.Int64
-	PublishRefused  sync.Map // reason -> *atomic.Int64
+	Accepted       atomic.Int64
+	Rejected       atomic.Int64 // over the connection limit
+	Active         atomic.Int64
+	Publishers     atomic.Int64
+	Players        atomic.Int64
+	PublishRefused sync.Map // reason -> *atomic.Int64
+	// ProtocolErrors counts connections that ended before publishing or playing
+	// (garbage, bad handshakes, refused commands).
 	ProtocolErrors  atomic.Int64
 	HandshakeClosed atomic.Int64
 }

@@ -40,6 +40,8 @@ type Stats struct {
 	UptimeSeconds      float64   `json:"uptimeSeconds"`
 	// GOPCacheMS is the media duration held in the GOP cache.
 	GOPCacheMS int `json:"gopCacheMs"`
+	// RetainedBytes is the media held for subscribers (GOP cache plus lag allowance).
+	RetainedBytes int64 `json:"retainedBytes"`
 }
 
 // rateWindow is the span bitrates and frame rates are averaged over.
@@ -163,6 +165,9 @@ func (s *Stream) Stats() Stats {
 	}
 	if s.hasGOP && s.gop >= s.base {
 		out.GOPCacheMS = int(s.lastTime - s.pkts[s.gop-s.base].Time)
+	}
+	if len(s.pkts) > 0 {
+		out.RetainedBytes = s.bytes - s.pkts[0].offset
 	}
 	s.mu.RUnlock()
 
