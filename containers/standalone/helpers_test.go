@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -164,7 +166,17 @@ type publishOpts struct {
 
 // publishTags pushes the fixture at real-time pace with the Go RTMP client.
 func publishTags(ctx context.Context, url string, fx *fixture, o publishOpts) error {
-	p, err := rtmpclient.Publish(ctx, url, rtmpclient.Config{})
+	return publishWith(ctx, url, fx, o, rtmpclient.Config{})
+}
+
+func publishTagsTLS(ctx context.Context, url string, fx *fixture, tc *tls.Config) error {
+	return publishWith(ctx, url, fx, publishOpts{loops: 3}, rtmpclient.Config{TLS: tc})
+}
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+func publishWith(ctx context.Context, url string, fx *fixture, o publishOpts, cfg rtmpclient.Config) error {
+	p, err := rtmpclient.Publish(ctx, url, cfg)
 	if err != nil {
 		return err
 	}
