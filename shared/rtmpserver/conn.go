@@ -78,9 +78,6 @@ type connHandler struct {
 	buf       bytes.Buffer
 	badLogged time.Time
 
-	// play
-	playing bool
-
 	closeOnce sync.Once
 }
 

@@ -267,13 +267,17 @@ func ParseAACConfig(b []byte) (AACConfig, error) {
 	if err := c.Unmarshal(b); err != nil {
 		return AACConfig{}, fmt.Errorf("aac config: %w", err)
 	}
+	channels := int(c.ChannelConfig)
+	if c.ChannelConfig == 7 {
+		channels = 8 // ISO 14496-3 table 1.19: 7.1
+	}
 	spa := 1024
 	if c.FrameLengthFlag {
 		spa = 960
 	}
 	return AACConfig{
 		SampleRate:   c.SampleRate,
-		Channels:     c.ChannelCount,
+		Channels:     channels,
 		ObjectType:   int(c.Type),
 		CodecString:  fmt.Sprintf("mp4a.40.%d", int(c.Type)),
 		SamplesPerAU: spa,
