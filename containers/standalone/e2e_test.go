@@ -337,6 +337,16 @@ func chunk(csid byte, typ byte, streamID uint32, declared int, payload []byte) [
 	return append(b, payload...)
 }
 
+// amfBomb is a connect command whose third value declares an absurd size: a
+// strict array (0x0a) of 2^31-1 elements or a long string (0x0c) of 4 GiB.
+func amfBomb(marker byte) []byte {
+	b := []byte{0x02, 0, 7, 'c', 'o', 'n', 'n', 'e', 'c', 't', 0x00, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0}
+	if marker == 0x0a {
+		return append(b, 0x0a, 0x7f, 0xff, 0xff, 0xff)
+	}
+	return append(b, 0x0c, 0xff, 0xff, 0xff, 0xff, 'x')
+}
+
 func TestGarbageOnRTMPPortIsDropped(t *testing.T) {
 	fx := media(t)
 	in := testInstance(t, func(c *config) { c.HandshakeTimeout = 2 * time.Second })
@@ -375,6 +385,14 @@ func TestGarbageOnRTMPPortIsDropped(t *testing.T) {
 			_, _ = c.Write(chunk(2, 1, 0, 4, []byte{0x7f, 0xff, 0xff, 0xff}))
 			_, _ = c.Write(chunk(3, 20, 0, 0xffffff, make([]byte, 4096)))
 		}},
+		{"AMF bomb: strict array of 2^31 elements", func(c net.Conn) {
+			rawHandshake(t, c)
+			_, _ = c.Write(chunk(3, 20, 0, len(amfBomb(0x0a)), amfBomb(0x0a)))
+		}},
+		{"AMF bomb: 4 GB long string", func(c net.Conn) {
+			rawHandshake(t, c)
+			_, _ = c.Write(chunk(3, 20, 0, len(amfBomb(0x0c)), amfBomb(0x0c)))
+		}},
 		{"oversized message then hang up", func(c net.Conn) {
 			rawHandshake(t, c)
 			_, _ = c.Write(chunk(3, 9, 1, 0xffffff, make([]byte, 128)))
@@ -408,6 +426,7 @@ func TestGarbageOnRTMPPortIsDropped(t *testing.T) {
 		}
 	}
 	require.True(t, in.Gateway.Hub.Stream("steady").Live())
+	require.GreaterOrEqual(t, counters.Violations.Load(), int64(3), "the guard caught the chunk size and both AMF bombs")
 	resp, err := http.Get(in.URLs.PlayBase + "/healthz")
 	require.NoError(t, err)
 	resp.Body.Close()

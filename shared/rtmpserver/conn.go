@@ -23,6 +23,7 @@ import (
 	"github.com/livestack/livestack/shared/ingest"
 	"github.com/livestack/livestack/shared/media/flv"
 	"github.com/livestack/livestack/shared/media/hub"
+	"github.com/livestack/livestack/shared/media/rtmpguard"
 )
 
 // serverConn wraps the accepted connection: it releases the connection slot once
@@ -31,15 +32,27 @@ type serverConn struct {
 	net.Conn
 	srv    *Server
 	h      *connHandler
+	guard  *rtmpguard.Reader
 	closed atomic.Bool
 	read   atomic.Int64
 }
 
+// Read hands go-rtmp only bytes the guard has checked: chunk and message sizes
+// and AMF0 commands are validated before go-rtmp parses them (see rtmpguard).
 func (c *serverConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
+	n, err := c.guard.Read(b)
 	c.read.Add(int64(n))
+	if err != nil && errors.Is(err, rtmpguard.ErrViolation) {
+		c.srv.Counters.Violations.Add(1)
+		c.h.log.Warn("connection dropped: protocol violation", "error", err)
+	}
 	return n, err
 }
+
+// rawConn reads the socket for the guard.
+type rawConn struct{ net.Conn }
+
+func (r rawConn) Read(b []byte) (int, error) { return r.Conn.Read(b) }
 
 func (c *serverConn) Close() error {
 	if c.closed.Swap(true) {
@@ -104,6 +117,11 @@ func newConnHandler(s *Server, c net.Conn) *connHandler {
 		session: hex.EncodeToString(id[:]),
 	}
 	h.conn.h = h
+	h.conn.guard = rtmpguard.NewReader(rawConn{c}, rtmpguard.Limits{
+		MaxMessageSize:  int(s.cfg.MaxMessageSize),
+		MaxChunkSize:    maxChunkSize,
+		MaxChunkStreams: maxChunkStreams,
+	})
 	h.log = s.log.With("remote", h.remote, "conn", h.session)
 	_ = c.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	s.track(h, true)

@@ -106,6 +106,8 @@ type Counters struct {
 	// (garbage, bad handshakes, refused commands).
 	ProtocolErrors  atomic.Int64
 	HandshakeClosed atomic.Int64
+	// Violations counts connections dropped by the protocol guard.
+	Violations atomic.Int64
 }
 
 // RefusedCount returns how many publishes were refused for reason.
@@ -120,6 +122,12 @@ func (c *Counters) refused(reason string) {
 	v, _ := c.PublishRefused.LoadOrStore(reason, new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
 }
+
+// Protocol bounds shared by the guard and go-rtmp, so both parsers agree.
+const (
+	maxChunkSize    = 1 << 20
+	maxChunkStreams = 64
+)
 
 // Server accepts RTMP connections.
 type Server struct {
@@ -228,10 +236,10 @@ func (s *Server) onConnect(conn net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig)
 		Handler: h,
 		ControlState: rtmp.StreamControlStateConfig{
 			DefaultBandwidthWindowSize: 6 * 1024 * 1024 / 8,
-			MaxChunkSize:               1 << 20,
+			MaxChunkSize:               maxChunkSize,
 			MaxMessageSize:             s.cfg.MaxMessageSize,
 			MaxMessageStreams:          8,
-			MaxChunkStreams:            64,
+			MaxChunkStreams:            maxChunkStreams,
 		},
 		Logger: s.rlog.WithField("remote", h.remote),
 	}
