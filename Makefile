@@ -44,5 +44,17 @@ bench:
 loadtest:
 	bash scripts/loadtest.sh $(ARGS)
 
+## images: container images (needs a Docker engine; IMAGE_TAG, IMAGE_PLATFORM, IMAGE_PUSH optional)
+images:
+	bash scripts/images.sh $(IMAGES)
+
+## lambdas: build/lambdas/{api,ingestauth,scheduler}.zip for Terraform
+lambdas:
+	bash scripts/lambdas.sh $(FUNCTIONS)
+
+## terraform-check: terraform fmt -check, then the Go structure tests of terraform/
+terraform-check:
+	bash scripts/terraform-check.sh
+
 clean:
 	rm -rf $(BIN) bench.txt
