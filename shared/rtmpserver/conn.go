@@ -33,8 +33,9 @@ type serverConn struct {
 	srv    *Server
 	h      *connHandler
 	guard  *rtmpguard.Reader
-	closed atomic.Bool
-	read   atomic.Int64
+	closed   atomic.Bool
+	violated atomic.Bool
+	read     atomic.Int64
 }
 
 // Read hands go-rtmp only bytes the guard has checked: chunk and message sizes
@@ -42,7 +43,7 @@ type serverConn struct {
 func (c *serverConn) Read(b []byte) (int, error) {
 	n, err := c.guard.Read(b)
 	c.read.Add(int64(n))
-	if err != nil && errors.Is(err, rtmpguard.ErrViolation) {
+	if err != nil && errors.Is(err, rtmpguard.ErrViolation) && !c.violated.Swap(true) {
 		c.srv.Counters.Violations.Add(1)
 		c.h.log.Warn("connection dropped: protocol violation", "error", err)
 	}
