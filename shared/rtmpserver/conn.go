@@ -30,9 +30,9 @@ import (
 // and lets the handler close the socket.
 type serverConn struct {
 	net.Conn
-	srv    *Server
-	h      *connHandler
-	guard  *rtmpguard.Reader
+	srv      *Server
+	h        *connHandler
+	guard    *rtmpguard.Reader
 	closed   atomic.Bool
 	violated atomic.Bool
 	read     atomic.Int64
