@@ -31,6 +31,7 @@ type config struct {
 	LogLevel         slog.Level
 	LogFormat        string
 	Demo             bool
+	DebugAddr        string
 }
 
 // DefaultMergeWindow is the server default for batching viewer writes; chosen
@@ -80,6 +81,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.MaxViewers, "max-viewers-per-stream", envInt("LIVESTACK_MAX_VIEWERS_PER_STREAM", 0), "viewers per stream, 0 = unlimited (env LIVESTACK_MAX_VIEWERS_PER_STREAM)")
 	level := fs.String("log-level", env("LIVESTACK_LOG_LEVEL", "info"), "debug, info, warn or error (env LIVESTACK_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LIVESTACK_LOG_FORMAT", "text"), "text or json (env LIVESTACK_LOG_FORMAT)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", env("LIVESTACK_DEBUG_ADDR", ""), "serve /debug/pprof on this address (keep it private, e.g. 127.0.0.1:6060); off when empty (env LIVESTACK_DEBUG_ADDR)")
 	fs.BoolVar(&c.Demo, "demo", env("LIVESTACK_DEMO", "") == "1", "create (or reuse) the channel \"demo\" and print its URLs (env LIVESTACK_DEMO=1)")
 	if err := fs.Parse(args); err != nil {
 		return c, err

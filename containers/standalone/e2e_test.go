@@ -432,3 +432,51 @@ func TestGarbageOnRTMPPortIsDropped(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 }
+
+func TestRelayToSecondInstance(t *testing.T) {
+	fx := media(t)
+	b := testInstance(t, nil)
+	b.addChannel(t, "mirror", nil)
+	target := b.pushURL("mirror", time.Now().Add(time.Hour))
+
+	a := testInstance(t, nil)
+	url := a.addChannel(t, "origin", func(c *channel.Channel) { c.Relay = []channel.Relay{{URL: target}} })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = publishTags(ctx, url, fx, publishOpts{loops: 3}) }()
+
+	v := openViewer(t, b.flvURL("mirror"))
+	var first *flv.VideoInfo
+	for first == nil {
+		tag, err := v.r.Next()
+		require.NoError(t, err)
+		if tag.Type == flv.TagVideo {
+			vi, err := flv.ParseVideo(tag.Data)
+			require.NoError(t, err)
+			if vi.PacketType == flv.VideoFrames {
+				first = &vi
+			}
+		}
+	}
+	require.True(t, first.Keyframe, "the relayed stream starts on a keyframe")
+	out, err := exec.Command("ffprobe", "-v", "error", "-rw_timeout", "5000000", "-show_entries", "stream=codec_name,width",
+		"-of", "compact=p=0", b.flvURL("mirror")).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "codec_name=h264|width=320")
+	require.Contains(t, string(out), "codec_name=aac")
+
+	// The relay's state is visible in A's stream stats and metrics.
+	req, _ := http.NewRequest(http.MethodGet, a.URLs.PlayBase+"/api/v1/streams", nil)
+	req.Header.Set("Authorization", "Bearer "+a.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Contains(t, string(body), `"status":"live"`)
+	require.NotContains(t, string(body), "sign=", "relay URLs are redacted")
+	resp, err = http.Get(a.URLs.PlayBase + "/metrics")
+	require.NoError(t, err)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Contains(t, string(body), "livestack_relays_live 1")
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,8 @@ import (
 	"github.com/livestack/livestack/shared/httpapi"
 	"github.com/livestack/livestack/shared/ingest"
 	"github.com/livestack/livestack/shared/media/hub"
+	"github.com/livestack/livestack/shared/metrics"
+	"github.com/livestack/livestack/shared/relay"
 	"github.com/livestack/livestack/shared/rtmpserver"
 	"github.com/livestack/livestack/shared/signing"
 	"github.com/livestack/livestack/shared/store"
@@ -29,6 +32,7 @@ import (
 // instance is a running standalone, handed to tests through run's ready channel.
 type instance struct {
 	Gateway    *gateway.Gateway
+	Relays     *relay.Manager
 	Store      store.Store
 	Signer     *signing.Signer
 	AdminToken string
@@ -69,6 +73,12 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 	}
 	defer st.Close()
 
+	relays := relay.New(relay.Config{Logger: log})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = relays.Close(ctx)
+	}()
 	var apiHandler http.Handler
 	gw, err := gateway.New(gateway.Config{
 		RTMPAddr:         cfg.RTMPAddr,
@@ -93,6 +103,8 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		Logger: log,
 	}, gateway.Deps{
 		Authorizer: &ingest.Local{Store: st, Signer: signer},
+		Hooks:      relays,
+		Metrics:    []metrics.Source{metrics.RelaySource{Manager: relays}},
 		Routes: map[string]http.Handler{
 			"/api/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apiHandler.ServeHTTP(w, r) }),
 		},
@@ -110,7 +122,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 	}
 	api, err := httpapi.New(httpapi.Config{
 		Store: st, Signer: signer, AdminToken: token,
-		Streams: httpapi.HubStreams{Hub: gw.Hub},
+		Streams: httpapi.HubStreams{Hub: gw.Hub, Relays: relays},
 		URLs:    urls, Logger: log,
 	})
 	if err != nil {
@@ -132,8 +144,15 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 			return err
 		}
 	}
+	if cfg.DebugAddr != "" {
+		stopDebug, err := serveDebug(cfg.DebugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
 	if ready != nil {
-		ready <- &instance{Gateway: gw, Store: st, Signer: signer, AdminToken: token, URLs: urls, API: api}
+		ready <- &instance{Gateway: gw, Relays: relays, Store: st, Signer: signer, AdminToken: token, URLs: urls, API: api}
 	}
 	return gw.Serve(ctx)
 }
@@ -209,4 +228,23 @@ func printDemo(ctx context.Context, out io.Writer, st store.Store, signer *signi
 	fmt.Fprintf(out, "\nTest pattern:\n  ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -preset veryfast -tune zerolatency -g 60 -c:a aac -f flv '%s'\n", push)
 	fmt.Fprintf(out, "Play:\n  ffplay %s/%s/live.flv\n\n", urls.PlayBase, DemoChannel)
 	return nil
+}
+
+// serveDebug serves the pprof handlers on their own listener, never on the
+// public HTTP address.
+func serveDebug(addr string, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("pprof listening", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/livestack/livestack/shared/media/hub"
+	"github.com/livestack/livestack/shared/relay"
 	"github.com/livestack/livestack/shared/signing"
 	"github.com/livestack/livestack/shared/store"
 )
@@ -26,19 +27,34 @@ import (
 // StreamSource lists live streams and ends them; the hub (standalone, gateway)
 // implements it through HubStreams.
 type StreamSource interface {
-	Streams() []hub.Stats
+	Streams() []StreamInfo
 	Kick(key, reason string)
 }
 
-// HubStreams adapts a hub to StreamSource.
-type HubStreams struct{ Hub *hub.Hub }
+// StreamInfo is one live stream as /api/v1/streams shows it.
+type StreamInfo struct {
+	hub.Stats
+	Relays []relay.State `json:"relays"`
+}
+
+// HubStreams adapts a hub (and its relays, when set) to StreamSource.
+type HubStreams struct {
+	Hub    *hub.Hub
+	Relays *relay.Manager
+}
 
 // Streams returns every stream's stats.
-func (h HubStreams) Streams() []hub.Stats {
+func (h HubStreams) Streams() []StreamInfo {
 	ss := h.Hub.Streams()
-	out := make([]hub.Stats, 0, len(ss))
+	out := make([]StreamInfo, 0, len(ss))
 	for _, s := range ss {
-		out = append(out, s.Stats())
+		info := StreamInfo{Stats: s.Stats(), Relays: []relay.State{}}
+		if h.Relays != nil {
+			if st := h.Relays.States(s.Key()); st != nil {
+				info.Relays = st
+			}
+		}
+		out = append(out, info)
 	}
 	return out
 }

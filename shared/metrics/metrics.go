@@ -12,6 +12,7 @@ import (
 
 	"github.com/livestack/livestack/shared/media/hub"
 	"github.com/livestack/livestack/shared/playback"
+	"github.com/livestack/livestack/shared/relay"
 	"github.com/livestack/livestack/shared/rtmpserver"
 )
 
@@ -186,4 +187,30 @@ func (s PlaybackSource) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(dFLVBytes, prometheus.CounterValue, float64(c.FLVBytes.Load()))
 	ch <- prometheus.MustNewConstMetric(dFLVErrors, prometheus.CounterValue, float64(c.FLVWriteErrors.Load()))
 	ch <- prometheus.MustNewConstMetric(dFLVTooSlow, prometheus.CounterValue, float64(c.FLVTooSlow.Load()))
+}
+
+// RelaySource reports the relays' figures.
+type RelaySource struct{ Manager *relay.Manager }
+
+var (
+	dRelays          = desc("relays", "Relay targets of current streams.")
+	dRelaysLive      = desc("relays_live", "Relay targets publishing now.")
+	dRelayReconnects = desc("relay_reconnects_total", "Relay connection attempts after a failure.")
+	dRelayBytes      = desc("relay_bytes_total", "Media bytes sent to relay targets.")
+)
+
+// Describe implements prometheus.Collector.
+func (s RelaySource) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{dRelays, dRelaysLive, dRelayReconnects, dRelayBytes} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (s RelaySource) Collect(ch chan<- prometheus.Metric) {
+	t := s.Manager.Totals()
+	ch <- prometheus.MustNewConstMetric(dRelays, prometheus.GaugeValue, float64(t.Relays))
+	ch <- prometheus.MustNewConstMetric(dRelaysLive, prometheus.GaugeValue, float64(t.Live))
+	ch <- prometheus.MustNewConstMetric(dRelayReconnects, prometheus.CounterValue, float64(t.Reconnects))
+	ch <- prometheus.MustNewConstMetric(dRelayBytes, prometheus.CounterValue, float64(t.Bytes))
 }

@@ -34,7 +34,11 @@ func (h *slogHook) Fire(e *logrus.Entry) error {
 		attrs = append(attrs, k, v)
 	}
 	level := slog.LevelWarn
-	if e.Level <= logrus.ErrorLevel {
+	switch {
+	case strings.Contains(msg, "use of closed network connection"), strings.HasSuffix(msg, "EOF"),
+		strings.Contains(msg, "connection reset by peer"):
+		level = slog.LevelDebug // the peer or the server ended the connection: not an error
+	case e.Level <= logrus.ErrorLevel:
 		level = slog.LevelError
 	}
 	h.log.Log(context.Background(), level, "rtmp connection error", attrs...)

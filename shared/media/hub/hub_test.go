@@ -234,3 +234,53 @@ func TestViewerLimitAndAudioOnly(t *testing.T) {
 	_, err = h.Subscribe("nope", SubscribeOptions{})
 	require.ErrorIs(t, err, ErrNotFound)
 }
+
+func TestMergeWindowEndsBatchesOnVideoFrames(t *testing.T) {
+	mw := 70 * time.Millisecond
+	h := newTestHub(Config{ReconnectWindow: -1})
+	p, err := h.Publish("ch", PublishOptions{MergeWindow: &mw})
+	require.NoError(t, err)
+	require.NoError(t, p.WriteVideo(0, avcHeader))
+	publishGOPs(t, p, 0, 1, 1)
+	sub, err := h.Subscribe("ch", SubscribeOptions{Merge: true})
+	require.NoError(t, err)
+	_, err = sub.Read(context.Background(), nil)
+	require.NoError(t, err)
+
+	type batch struct {
+		n   int
+		at  time.Duration
+		end flv.TagType
+	}
+	batches := make(chan batch, 16)
+	start := time.Now()
+	go func() {
+		for {
+			pkts, err := sub.Read(context.Background(), nil)
+			if err != nil {
+				close(batches)
+				return
+			}
+			batches <- batch{n: len(pkts), at: time.Since(start), end: pkts[len(pkts)-1].Type}
+		}
+	}()
+	// 30 fps video with audio in between, in real time: 6 frames.
+	ts := uint32(33)
+	for i := 0; i < 6; i++ {
+		require.NoError(t, p.WriteAudio(ts, audio()))
+		time.Sleep(16 * time.Millisecond)
+		require.NoError(t, p.WriteVideo(ts+16, inter()))
+		time.Sleep(17 * time.Millisecond)
+		ts += 33
+	}
+	p.Close("done")
+	var got []batch
+	for b := range batches {
+		got = append(got, b)
+	}
+	require.GreaterOrEqual(t, len(got), 2)
+	require.LessOrEqual(t, len(got), 4, "about one write per two frames, not one per packet: %+v", got)
+	for _, b := range got[:len(got)-1] {
+		require.Equal(t, flv.TagVideo, b.end, "batches end on a video frame: %+v", got)
+	}
+}

@@ -40,11 +40,18 @@ type Stream struct {
 	wake     chan struct{}
 	wakeUsed atomic.Bool
 	// flush is closed when a merge window expires; merge readers read up to flushSeq.
-	merge      time.Duration
-	flush      chan struct{}
-	flushSeq   uint64
-	flushArmed bool
-	mergeSubs  int
+	merge     time.Duration
+	flush     chan struct{}
+	flushSeq  uint64
+	mergeSubs int
+	// pending: packets wait for a flush since pendingSince (hub nanoseconds);
+	// timerGen tells a backstop timer whether its batch is still pending.
+	pending      bool
+	pendingSince int64
+	timerGen     uint64
+	// lastVideoTS and videoInterval (ms) predict when the next video frame comes.
+	lastVideoTS   uint32
+	videoInterval uint32
 
 	done      chan struct{}
 	ended     bool
@@ -198,22 +205,50 @@ func (s *Stream) appendLocked(p *Packet) {
 		s.wakeUsed.Store(false)
 	}
 	if s.mergeSubs > 0 && s.merge > 0 {
-		if !s.flushArmed {
-			s.flushArmed = true
-			time.AfterFunc(s.merge, s.fireFlush)
-		}
+		s.batch(p)
 	} else {
 		s.flushSeq = seq + 1
 	}
 }
 
-func (s *Stream) fireFlush() {
-	s.mu.Lock()
-	s.flushArmed = false
+// batch decides when merge subscribers are woken. No packet waits longer than
+// the merge window, and batches end on video frames: a video frame flushes the
+// batch when waiting for the next one would exceed the window. At 30 fps and a
+// 70 ms window that is one write per two frames, video frames waiting at most
+// one frame interval. A timer flushes what a stalled or audio-only stream leaves
+// pending. Called with s.mu held.
+func (s *Stream) batch(p *Packet) {
+	if !s.pending {
+		s.pending, s.pendingSince = true, p.Arrived
+		gen := s.timerGen
+		time.AfterFunc(s.merge, func() {
+			s.mu.Lock()
+			if s.pending && s.timerGen == gen {
+				s.flushLocked()
+			}
+			s.mu.Unlock()
+		})
+	}
+	if p.Type != flv.TagVideo || p.Header {
+		return
+	}
+	if d := p.Time - s.lastVideoTS; s.lastVideoTS != 0 && d > 0 && d < 500 {
+		s.videoInterval = d
+	}
+	s.lastVideoTS = p.Time
+	next := p.Arrived + int64(s.videoInterval)*int64(time.Millisecond)
+	if s.videoInterval > 0 && next-s.pendingSince > int64(s.merge) {
+		s.flushLocked()
+	}
+}
+
+// flushLocked wakes merge subscribers with everything appended so far.
+func (s *Stream) flushLocked() {
+	s.pending = false
+	s.timerGen++
 	s.flushSeq = s.base + uint64(len(s.pkts))
 	close(s.flush)
 	s.flush = make(chan struct{})
-	s.mu.Unlock()
 }
 
 // trim drops packets no subscriber may still need: older than the GOP cache and
