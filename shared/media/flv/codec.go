@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
@@ -131,6 +132,10 @@ func parseExVideo(b []byte) (VideoInfo, error) {
 	return v, nil
 }
 
+// maxPictureSize bounds the width and height ParseAVCConfig accepts (H.264
+// level 6.2 allows at most 8192 luma samples a side).
+const maxPictureSize = 16384
+
 // AVCConfig is a decoded AVCDecoderConfigurationRecord (ISO 14496-15 5.2.4.1).
 type AVCConfig struct {
 	Profile, Level   uint8
@@ -193,8 +198,15 @@ func ParseAVCConfig(b []byte) (AVCConfig, error) {
 	if err := sps.Unmarshal(c.SPS[0]); err != nil {
 		return c, fmt.Errorf("avc config sps: %w", err)
 	}
+	// The SPS arithmetic is unsigned: crops larger than the picture wrap around.
 	c.Width, c.Height = sps.Width(), sps.Height()
-	c.FPS = sps.FPS()
+	if c.Width < 1 || c.Height < 1 || c.Width > maxPictureSize || c.Height > maxPictureSize {
+		return c, fmt.Errorf("avc config sps: picture size %dx%d out of range", c.Width, c.Height)
+	}
+	// num_units_in_tick 0 would give +Inf, which JSON and metrics cannot carry.
+	if fps := sps.FPS(); fps > 0 && !math.IsInf(fps, 0) {
+		c.FPS = fps
+	}
 	return c, nil
 }
 
@@ -266,6 +278,9 @@ func ParseAACConfig(b []byte) (AACConfig, error) {
 	var c mpeg4audio.AudioSpecificConfig
 	if err := c.Unmarshal(b); err != nil {
 		return AACConfig{}, fmt.Errorf("aac config: %w", err)
+	}
+	if c.SampleRate <= 0 { // an explicit 24-bit rate may be 0; packagers divide by it
+		return AACConfig{}, fmt.Errorf("aac config: sample rate %d", c.SampleRate)
 	}
 	channels := int(c.ChannelConfig)
 	if c.ChannelConfig == 7 {

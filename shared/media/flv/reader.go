@@ -47,7 +47,7 @@ func (r *Reader) ReadHeader() error {
 	}
 	if skip := int(off) - HeaderSize; skip > 0 {
 		if _, err := r.r.Discard(skip); err != nil {
-			return fmt.Errorf("flv: header: %w", err)
+			return fmt.Errorf("flv: header: %w", noEOF(err))
 		}
 	}
 	r.HasAudio = h[4]&0x04 != 0
@@ -81,6 +81,13 @@ func (r *Reader) next(buf []byte) (Tag, error) {
 	h, err := ParseTagHeader(r.hdr[:])
 	if err != nil {
 		return Tag{}, err
+	}
+	if h.Filter {
+		return Tag{}, fmt.Errorf("flv: %s tag is encrypted (filter bit set)", h.Type)
+	}
+	// Tag carries no reserved bits nor stream id: refuse what it cannot pass on.
+	if r.hdr[0]&0xc0 != 0 || r.hdr[8]|r.hdr[9]|r.hdr[10] != 0 {
+		return Tag{}, fmt.Errorf("flv: %s tag header has reserved bits or a stream id set", h.Type)
 	}
 	if h.DataSize > r.maxSize {
 		return Tag{}, fmt.Errorf("flv: %s tag of %d bytes exceeds limit %d", h.Type, h.DataSize, r.maxSize)
