@@ -1,11 +1,48 @@
 #!/usr/bin/env bash
-# Builds the standalone binary and runs the HTTP-FLV load harness against it on
-# free 127.0.0.1 ports. Arguments go to the harness, for example:
-#   scripts/loadtest.sh -sweep 100,500,1000 -duration 20s
-#   scripts/loadtest.sh -merge-window 0 -sweep 100
-# The input stream (720p30 2.5 Mbit/s + AAC 128k) is generated once with ffmpeg.
+# HTTP-FLV load harness against a freshly built standalone server, all on this
+# machine over 127.0.0.1. The harness (scripts/loadtest) starts the server on
+# free loopback ports with a temporary data dir and a random admin token
+# (LIVESTACK_ADMIN_TOKEN), creates the channel "load" through the API, publishes
+# the input over RTMP, runs the viewers, and stops the server at the end (also
+# on Ctrl-C; the server gets SIGKILL if the harness itself dies).
+#
+# The input (720p30 H.264 CBR 2.5 Mbit/s, keyframe every 2 s, AAC 128 kbit/s
+# 44.1 kHz stereo, 30 s) is encoded once with ffmpeg into
+# ~/.cache/livestack/loadtest-720p30-2500k-30s.flv.
+#
+# Commands (arguments go to the harness; `go run ./scripts/loadtest -h` lists them):
+#   scripts/loadtest.sh -viewers 100 -duration 20s                 # one step
+#   scripts/loadtest.sh -viewers 100 -merge-window 0               # every frame written at once
+#   scripts/loadtest.sh -viewers 500 -duration 30s -json           # figures for docs/performance.md
+#   scripts/loadtest.sh -sweep 500,1000,2000,3000,4000,5000 -json  # highest healthy viewer count
+# Keep the server's log with -server-log FILE; profile it with
+#   -server-args "--debug-addr 127.0.0.1:6060"
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p bin
-go build -trimpath -o bin/standalone ./containers/standalone
-exec go run ./scripts/loadtest -server-bin bin/standalone "$@"
+
+if ! command -v ffmpeg >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
+  echo "loadtest.sh: installing ffmpeg (needed once to encode the input)" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg >/dev/null
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/livestack-loadtest.XXXXXX")
+pid=
+cleanup() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true # the harness stops its server
+    wait "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+go build -o "$tmp/standalone" ./containers/standalone
+go build -o "$tmp/loadtest" ./scripts/loadtest
+"$tmp/loadtest" -make-input >/dev/null
+
+"$tmp/loadtest" -server-bin "$tmp/standalone" "$@" &
+pid=$!
+wait "$pid"

@@ -32,7 +32,7 @@ func bucketOf(v int64) int {
 		return int(v)
 	}
 	shift := bits.Len64(uint64(v)) - histSubBits // ≥ 1
-	top := int(v >> shift)                        // in [64, 128)
+	top := int(v >> shift)                       // in [64, 128)
 	return histSub + (shift-1)*histHalf + (top - histHalf)
 }
 
@@ -102,22 +102,11 @@ func (h *histogram) Quantile(q float64) time.Duration {
 		seen += uint64(c)
 		if seen >= rank {
 			_, hi := bucketBounds(i)
+			if i == bucketOf(histMax) { // also holds everything beyond the range
+				hi = h.max
+			}
 			return time.Duration(min(hi, h.max)) * time.Microsecond
 		}
 	}
 	return h.Max()
-}
-
-// CountAbove is how many recorded values exceed d (at bucket precision: a
-// value in the bucket holding d counts when the bucket starts above d).
-func (h *histogram) CountAbove(d time.Duration) uint64 {
-	v := int64(d / time.Microsecond)
-	if v >= histMax {
-		return 0
-	}
-	var n uint64
-	for i := bucketOf(v) + 1; i < histBuckets; i++ {
-		n += uint64(h.counts[i])
-	}
-	return n
 }

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is every setting of the harness; each has a flag.
+type config struct {
+	Viewers        int
+	Sweep          []int
+	KeepGoing      bool
+	Duration       time.Duration
+	Warmup         time.Duration
+	Ramp           float64
+	Cooldown       time.Duration
+	Baseline       time.Duration
+	PubWarmup      time.Duration
+	ConnectTimeout time.Duration
+	ReadBuffer     int
+	TTFKProbes     int
+
+	Input        string
+	InputSeconds int
+	MakeInput    bool
+
+	ServerBin   string
+	ServerArgs  []string
+	ServerLog   string
+	MergeWindow time.Duration // < 0: the server's default
+	ServerPID   int
+	API         string
+	Token       string
+	Channel     string
+	Push, Play  string
+
+	JSON bool
+}
+
+const usage = `loadtest measures livestack's HTTP-FLV fan-out on this machine.
+
+It publishes a real H.264/AAC FLV (720p30 CBR 2.5 Mbit/s + AAC 128 kbit/s,
+made once with ffmpeg) over RTMP at real-time pace, opens N HTTP-FLV viewers
+that parse every tag, and reports per step: publisher-to-viewer delay of
+video frames (p50/p90/p99/max), time to first keyframe, goodput per viewer
+as a share of the published FLV bitrate, stalls (over 1 s without a tag),
+disconnects, and the server's CPU (% of one core, per 100 viewers) and RSS
+(per viewer, against the same server with 0 viewers). A step is healthy when
+every viewer stays connected with goodput >= 95 % and p99 delay < 1 s.
+
+Targets loopback only. Every run is bounded and stops the server it started.
+
+Usage:
+  scripts/loadtest.sh [flags]          builds standalone and runs with -server-bin
+  go run ./scripts/loadtest -server-bin BIN [flags]
+  go run ./scripts/loadtest -api http://127.0.0.1:8080 -token T -server-pid PID [flags]
+  go run ./scripts/loadtest -push rtmp://... -play http://.../live.flv [flags]
+
+Examples:
+  scripts/loadtest.sh -viewers 100 -duration 20s
+  scripts/loadtest.sh -viewers 100 -merge-window 0
+  scripts/loadtest.sh -sweep 500,1000,2000,3000,4000,5000 -json > sweep.json
+
+The harness shares the machine with the server: its own CPU is reported too
+(GOMAXPROCS limits it).
+
+Flags:
+`
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	var sweep, serverArgs, merge string
+	fs.IntVar(&c.Viewers, "viewers", 100, "viewers of a single run")
+	fs.StringVar(&sweep, "sweep", "", "comma-separated viewer counts to run in turn (e.g. 500,1000,2000); reports the highest healthy one")
+	fs.BoolVar(&c.KeepGoing, "keep-going", false, "in a sweep, run the remaining steps after an unhealthy one")
+	fs.DurationVar(&c.Duration, "duration", 30*time.Second, "measurement window of each step")
+	fs.DurationVar(&c.Warmup, "warmup", 5*time.Second, "wait after the last viewer plays, before the window opens")
+	fs.Float64Var(&c.Ramp, "ramp", 200, "viewers started per second")
+	fs.DurationVar(&c.Cooldown, "cooldown", 3*time.Second, "pause between sweep steps")
+	fs.DurationVar(&c.Baseline, "baseline", 5*time.Second, "window with the publisher alone (server CPU and RSS at 0 viewers); 0 skips it")
+	fs.DurationVar(&c.PubWarmup, "publish-warmup", 3*time.Second, "wait after publishing starts, so the GOP cache holds a keyframe")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 10*time.Second, "bound on a viewer's connect and response header, and on everyone playing after the ramp")
+	fs.IntVar(&c.ReadBuffer, "read-buffer", 64<<10, "read buffer per viewer, bytes")
+	fs.IntVar(&c.TTFKProbes, "ttfk-probes", 20, "before the steps, viewers opened one at a time to time the first keyframe on a quiet server")
+
+	fs.StringVar(&c.Input, "input", "", "FLV to publish (default: generated once into the user cache dir)")
+	fs.IntVar(&c.InputSeconds, "input-seconds", 30, "length of the generated input, 30-60 s")
+	fs.BoolVar(&c.MakeInput, "make-input", false, "only generate the input (if missing) and print its path")
+
+	fs.StringVar(&c.ServerBin, "server-bin", "", "start this standalone binary on free loopback ports with a temporary data dir and token, and stop it at the end")
+	fs.StringVar(&serverArgs, "server-args", "", "extra space-separated flags for -server-bin (e.g. \"--debug-addr 127.0.0.1:6060\")")
+	fs.StringVar(&c.ServerLog, "server-log", "", "keep the -server-bin log in this file (default: a temporary file, shown on failure)")
+	fs.StringVar(&merge, "merge-window", "", "viewer write batching, e.g. 0 or 20ms: passed as --merge-window to -server-bin, or set on the channel created with -api (default: the server's)")
+	fs.IntVar(&c.ServerPID, "server-pid", 0, "sample this process's CPU and RSS (implied by -server-bin)")
+	fs.StringVar(&c.API, "api", "", "base URL of a running server (http://127.0.0.1:PORT): create the channel and get its URLs")
+	fs.StringVar(&c.Token, "token", getenv("LIVESTACK_ADMIN_TOKEN"), "admin token for -api (env LIVESTACK_ADMIN_TOKEN)")
+	fs.StringVar(&c.Channel, "channel", "load", "channel id to create and publish")
+	fs.StringVar(&c.Push, "push", "", "signed RTMP push URL (instead of -api)")
+	fs.StringVar(&c.Play, "play", "", "HTTP-FLV play URL (instead of -api)")
+
+	fs.BoolVar(&c.JSON, "json", false, "print the report as JSON on stdout (progress goes to stderr either way)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if c.Sweep, err = parseSweep(sweep); err != nil {
+		return c, err
+	}
+	c.ServerArgs = strings.Fields(serverArgs)
+	c.MergeWindow = -1
+	if merge != "" {
+		if c.MergeWindow, err = time.ParseDuration(merge); err != nil || c.MergeWindow < 0 || c.MergeWindow > time.Second {
+			return c, fmt.Errorf("-merge-window: want 0-1s, got %q", merge)
+		}
+	}
+	if c.Input == "" {
+		c.Input = defaultInputPath(c.InputSeconds)
+	}
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	var errs []error
+	check := func(ok bool, format string, a ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, a...))
+		}
+	}
+	check(c.Viewers >= 0 && c.Viewers <= maxViewers, "-viewers: want 0-%d", maxViewers)
+	check(c.Duration >= time.Second && c.Duration <= 10*time.Minute, "-duration: want 1s-10m")
+	check(c.Warmup >= 0 && c.Warmup <= time.Minute, "-warmup: want 0-1m")
+	check(c.Ramp > 0 && c.Ramp <= 10000, "-ramp: want 1-10000 viewers/s")
+	check(c.Cooldown >= 0 && c.Cooldown <= time.Minute, "-cooldown: want 0-1m")
+	check(c.Baseline >= 0 && c.Baseline <= time.Minute, "-baseline: want 0-1m")
+	check(c.PubWarmup >= 0 && c.PubWarmup <= time.Minute, "-publish-warmup: want 0-1m")
+	check(c.ConnectTimeout >= time.Second && c.ConnectTimeout <= time.Minute, "-connect-timeout: want 1s-1m")
+	check(c.TTFKProbes >= 0 && c.TTFKProbes <= 1000, "-ttfk-probes: want 0-1000")
+	check(c.ReadBuffer >= 4<<10 && c.ReadBuffer <= 16<<20, "-read-buffer: want 4 KiB-16 MiB")
+	check(c.InputSeconds >= 30 && c.InputSeconds <= 60, "-input-seconds: want 30-60")
+	check(c.ServerPID >= 0, "-server-pid: want a process id")
+	if c.MakeInput {
+		return errors.Join(errs...)
+	}
+	n := 0
+	for _, set := range []bool{c.ServerBin != "", c.API != "", c.Push != "" || c.Play != ""} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		errs = append(errs, errNoTarget)
+	case n > 1:
+		errs = append(errs, errors.New("give only one of -server-bin, -api, -push/-play"))
+	case c.Push != "" || c.Play != "":
+		check(c.Push != "" && c.Play != "", "-push and -play go together")
+	case c.API != "":
+		check(c.Token != "", "-api needs -token or LIVESTACK_ADMIN_TOKEN")
+	}
+	for _, u := range []string{c.API, c.Push, c.Play} {
+		if u != "" {
+			if _, err := loopbackURL(u); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	check(c.ServerBin == "" || c.ServerPID == 0, "-server-pid comes from -server-bin; give one of them")
+	check(c.ServerBin != "" || len(c.ServerArgs) == 0, "-server-args needs -server-bin")
+	return errors.Join(errs...)
+}
+
+const maxViewers = 20000
+
+// parseSweep reads "500,1000,2000": increasing viewer counts.
+func parseSweep(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > maxViewers {
+			return nil, fmt.Errorf("-sweep: %q is not a viewer count 1-%d", f, maxViewers)
+		}
+		if len(out) > 0 && n <= out[len(out)-1] {
+			return nil, fmt.Errorf("-sweep: counts must increase (%d after %d)", n, out[len(out)-1])
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// steps are the viewer counts to run.
+func (c *config) steps() []int {
+	if len(c.Sweep) > 0 {
+		return c.Sweep
+	}
+	return []int{c.Viewers}
+}
+
+// bound is the longest the whole run may take; past it the harness stops.
+func (c *config) bound() time.Duration {
+	d := time.Minute + c.PubWarmup + c.Baseline // server start and stop, input
+	d += time.Duration(c.TTFKProbes) * (c.ConnectTimeout + 100*time.Millisecond)
+	for _, n := range c.steps() {
+		d += time.Duration(float64(n)/c.Ramp*float64(time.Second)) + c.ConnectTimeout + c.Warmup + c.Duration + c.Cooldown + 15*time.Second
+	}
+	return d
+}
