@@ -1,0 +1,59 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// FuzzCreateChannel posts arbitrary bodies to POST /api/v1/channels. The API
+// must never panic or answer 5xx; every answer is JSON; a 201 returns a valid,
+// normalized channel that reads back the same, and any other answer is a
+// {"error":{"code","message"}}.
+func FuzzCreateChannel(f *testing.F) {
+	for _, tc := range rejectCases {
+		f.Add([]byte(tc.body))
+	}
+	for _, body := range []string{
+		`{"id":"demo-1","name":"Demo"}`,
+		`{}`,
+		`{"id":"off","enabled":false,"expiresAt":"2031-06-01T12:00:00+02:00"}`,
+		`{"outputs":{"flv":false,"hls":true,"cmaf":true,"hlsSegmentSeconds":4,"hlsListSize":10}}`,
+		`{"recording":{"mp4":true,"mp4SegmentSeconds":600,"motion":{"enabled":true,"percent":100,"diff":255}}}`,
+		`{"transcode":{"enabled":true,"codec":"libx265","renditions":["360p","1080p"]}}`,
+		`{"watermark":{"text":{"text":"x","fontSize":24,"color":"#ffffff80"},"image":{"url":"blob:logo.png"}}}`,
+		`{"relay":[{"url":"rtmps://live.twitch.tv:443/app/key"}],"playAuth":true,"delivery":{"mergeWindowMillis":0}}`,
+	} {
+		f.Add([]byte(body))
+	}
+	e := newEnv(f, nil)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		w := e.serve("POST", "/api/v1/channels", body)
+		require.Less(t, w.Code, 500, "%s -> %s", body, w.Body)
+		require.Contains(t, w.Header().Get("Content-Type"), "application/json")
+		if w.Code != 201 {
+			var eb struct {
+				Error *struct {
+					Code    string `json:"code"`
+					Message string `json:"message"`
+				} `json:"error"`
+			}
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &eb), "%s", w.Body)
+			require.NotNil(t, eb.Error)
+			require.NotEmpty(t, eb.Error.Code)
+			require.NotEmpty(t, eb.Error.Message)
+			return
+		}
+		var c channelInput
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &c))
+		ch := c.Channel
+		ch.Enabled = c.Enabled != nil && *c.Enabled
+		require.NoError(t, ch.Validate())
+		g := e.serve("GET", "/api/v1/channels/"+ch.ID, nil)
+		require.Equal(t, 200, g.Code)
+		require.JSONEq(t, w.Body.String(), g.Body.String(), "a created channel reads back as answered")
+		u := e.serve("GET", "/api/v1/channels/"+ch.ID+"/urls", nil)
+		require.Equal(t, 200, u.Code, "%s", u.Body)
+	})
+}
