@@ -24,6 +24,8 @@ type config struct {
 	ConnectTimeout time.Duration
 	ReadBuffer     int
 	TTFKProbes     int
+	DelaySample    int
+	LazyInterval   time.Duration
 
 	Input        string
 	InputSeconds int
@@ -92,6 +94,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.PubWarmup, "publish-warmup", 3*time.Second, "wait after publishing starts, so the GOP cache holds a keyframe")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 10*time.Second, "bound on a viewer's connect and response header, and on everyone playing after the ramp")
 	fs.IntVar(&c.ReadBuffer, "read-buffer", 64<<10, "read buffer per viewer, bytes")
+	fs.IntVar(&c.DelaySample, "delay-sample", 200, "viewers (spread evenly) that read at once and time every video frame; the rest read every -lazy-interval. 0 = all")
+	fs.DurationVar(&c.LazyInterval, "lazy-interval", 100*time.Millisecond, "read pacing of the viewers outside -delay-sample (0 = read at once); they still count goodput, stalls and the lag of the newest frame of each read")
 	fs.IntVar(&c.TTFKProbes, "ttfk-probes", 20, "before the steps, viewers opened one at a time to time the first keyframe on a quiet server")
 
 	fs.StringVar(&c.Input, "input", "", "FLV to publish (default: generated once into the user cache dir)")
@@ -149,6 +153,8 @@ func (c *config) validate() error {
 	check(c.PubWarmup >= 0 && c.PubWarmup <= time.Minute, "-publish-warmup: want 0-1m")
 	check(c.ConnectTimeout >= time.Second && c.ConnectTimeout <= time.Minute, "-connect-timeout: want 1s-1m")
 	check(c.TTFKProbes >= 0 && c.TTFKProbes <= 1000, "-ttfk-probes: want 0-1000")
+	check(c.DelaySample >= 0, "-delay-sample: want 0 or more")
+	check(c.LazyInterval >= 0 && c.LazyInterval <= 500*time.Millisecond, "-lazy-interval: want 0-500ms")
 	check(c.ReadBuffer >= 4<<10 && c.ReadBuffer <= 16<<20, "-read-buffer: want 4 KiB-16 MiB")
 	check(c.InputSeconds >= 30 && c.InputSeconds <= 60, "-input-seconds: want 30-60")
 	check(c.ServerPID >= 0, "-server-pid: want a process id")

@@ -83,7 +83,9 @@ type stepResult struct {
 	GoodputP5   float64 `json:"goodputP5Percent"`
 	GoodputMean float64 `json:"goodputMeanPercent"`
 
-	Delay         latency `json:"delayMs"` // publisher send to viewer receive, video frames
+	Delay         latency `json:"delayMs"` // publisher send to viewer receive, every video frame of the sampled viewers
+	DelaySampled  int     `json:"delaySampledViewers"`
+	Lag           latency `json:"lagMs"` // the same for the newest video frame of each read, all viewers
 	Unmatched     int64   `json:"unmatchedFrames"`
 	FirstKeyframe latency `json:"firstKeyframeMs"` // request start to the first keyframe
 	Stalls        int     `json:"stalls"`
@@ -99,7 +101,11 @@ type stepResult struct {
 	HarnessCPUPercent       float64  `json:"harnessCpuPercent"`
 	HarnessRSSMB            float64  `json:"harnessRssMB"`
 	MachineBusyPercent      float64  `json:"machineBusyPercent"` // of all cores
+	OtherCPUPercent         float64  `json:"otherProcessesCpuPercent"`
 
+	// PublisherLate counts video frames the publisher sent over 100 ms late
+	// in the window: the machine could not keep the publisher on time.
+	PublisherLate  int64           `json:"publisherLateFrames"`
 	ServerCounters *serverCounters `json:"serverCounters,omitempty"`
 	Errors         map[string]int  `json:"errors,omitempty"`
 }
@@ -124,11 +130,11 @@ func percentile(sorted []float64, q float64) float64 {
 // summarize turns the viewers of a step into its result. ws and we bound the
 // window in nanotime; the viewers have stopped.
 func summarize(viewers []*viewer, win time.Duration, pubBytes int64, ws, we int64) *stepResult {
-	r := &stepResult{Viewers: len(viewers), WindowSeconds: win.Seconds(), Errors: map[string]int{}}
+	r := &stepResult{Viewers: len(viewers), WindowSeconds: math.Round(win.Seconds()*100) / 100, Errors: map[string]int{}}
 	if win > 0 {
-		r.PublishedKbps = float64(pubBytes) * 8 / win.Seconds() / 1e3
+		r.PublishedKbps = math.Round(float64(pubBytes) * 8 / win.Seconds() / 1e3)
 	}
-	var delay, ttfk histogram
+	var delay, lag, ttfk histogram
 	var goodputs []float64
 	for _, v := range viewers {
 		if v.firstKey != 0 {
@@ -155,6 +161,10 @@ func summarize(viewers []*viewer, win time.Duration, pubBytes int64, ws, we int6
 			r.Stalled++
 		}
 		delay.Merge(&v.delay)
+		lag.Merge(&v.lag)
+		if v.precise {
+			r.DelaySampled++
+		}
 		r.Unmatched += v.unmatched
 		g := goodput(v.bytes, pubBytes)
 		goodputs = append(goodputs, g)
@@ -173,6 +183,7 @@ func summarize(viewers []*viewer, win time.Duration, pubBytes int64, ws, we int6
 		r.GoodputMean = pct(sum / float64(len(goodputs)))
 	}
 	r.Delay = latencyOf(&delay)
+	r.Lag = latencyOf(&lag)
 	r.FirstKeyframe = latencyOf(&ttfk)
 	r.StepHealthy = r.Healthy == r.Viewers && (delay.Count() > 0 || r.Viewers == 0) && delay.Quantile(0.99) < healthyP99
 	if len(r.Errors) == 0 {
@@ -181,12 +192,18 @@ func summarize(viewers []*viewer, win time.Duration, pubBytes int64, ws, we int6
 	return r
 }
 
-// healthyViewer: playing through the window, goodput ≥ 95 %, p99 delay < 1 s.
+// healthyViewer: playing through the window, goodput ≥ 95 %, p99 delay < 1 s
+// (for a paced viewer, p99 of the lag of the newest frame of each read,
+// which its pacing only makes larger).
 func healthyViewer(v *viewer, goodput float64, ws, we int64) bool {
 	if v.firstKey == 0 || v.firstKey >= ws || (v.endedAt != 0 && v.endedAt < we) {
 		return false
 	}
-	return goodput >= healthyGoodput && v.delay.Count() > 0 && v.delay.Quantile(0.99) < healthyP99
+	h := &v.lag
+	if v.precise {
+		h = &v.delay
+	}
+	return goodput >= healthyGoodput && h.Count() > 0 && h.Quantile(0.99) < healthyP99
 }
 
 func pct(f float64) float64 { return math.Round(f*1000) / 10 }
@@ -199,6 +216,7 @@ func (r *stepResult) addUsage(u usageResult, base *usageResult) {
 	r.HarnessCPUPercent = math.Round(u.HarnessCPUPercent*10) / 10
 	r.HarnessRSSMB = math.Round(u.HarnessRSSMB)
 	r.MachineBusyPercent = math.Round(u.MachineBusyPercent*10) / 10
+	r.OtherCPUPercent = math.Round(max(u.OtherCPUPercent, 0)*10) / 10
 	if !u.Server {
 		return
 	}
@@ -253,7 +271,7 @@ func writeTable(w io.Writer, r *report) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "viewers\tplaying\tfail\tdisc\tp50 ms\tp90 ms\tp99 ms\tmax ms\tttfk p50\tttfk p99\tgoodput min\tmean\tstalls\tsrv CPU%\t/100\t/100 net\tRSS MB\tKB/viewer\tharness CPU%\tbox busy%\thealthy\t")
+	fmt.Fprintln(tw, "viewers\tplaying\tfail\tdisc\tp50 ms\tp90 ms\tp99 ms\tmax ms\tttfk p50\tttfk p99\tgoodput min\tmean\tstalls\tsrv CPU%\t/100\t/100 net\tRSS MB\tKB/viewer\tharness CPU%\tothers CPU%\thealthy\t")
 	opt := func(p *float64, f string) string {
 		if p == nil {
 			return "-"
@@ -271,7 +289,7 @@ func writeTable(w io.Writer, r *report) {
 			s.GoodputMin, s.GoodputMean, s.Stalls,
 			opt(s.ServerCPUPercent, "%.1f"), opt(s.ServerCPUPer100, "%.2f"), opt(s.ServerCPUPer100Marginal, "%.2f"),
 			opt(s.ServerRSSMB, "%.1f"), opt(s.RSSPerViewerKB, "%.1f"),
-			s.HarnessCPUPercent, s.MachineBusyPercent, h)
+			s.HarnessCPUPercent, s.OtherCPUPercent, h)
 	}
 	tw.Flush()
 	for _, s := range r.Steps {
@@ -291,6 +309,12 @@ func writeTable(w io.Writer, r *report) {
 		}
 		if c := s.ServerCounters; c != nil && c.Skips+c.Dropped+c.TooSlow+c.WriteErrors > 0 {
 			notes = append(notes, fmt.Sprintf("server: %.0f keyframe skips, %.0f dropped, %.0f too slow, %.0f write errors", c.Skips, c.Dropped, c.TooSlow, c.WriteErrors))
+		}
+		if s.PublisherLate > 0 {
+			notes = append(notes, fmt.Sprintf("the publisher sent %d frames over 100 ms late", s.PublisherLate))
+		}
+		if s.OtherCPUPercent > 20 {
+			notes = append(notes, fmt.Sprintf("other processes used %.0f %% of a core during the window (%.0f %% of the machine busy): figures include their contention", s.OtherCPUPercent, s.MachineBusyPercent))
 		}
 		if len(notes) > 0 {
 			fmt.Fprintf(w, "%d viewers: %s\n", s.Viewers, strings.Join(notes, "; "))

@@ -61,9 +61,10 @@ func TestRSSPerViewer(t *testing.T) {
 // mkViewer is a viewer that played from 1 s, received bytes in a window of
 // 2-12 s and saw delays d.
 func mkViewer(bytes int64, d ...time.Duration) *viewer {
-	v := &viewer{start: int64(time.Second) - int64(3*time.Millisecond), firstKey: int64(time.Second), lastTag: int64(12 * time.Second), bytes: bytes}
+	v := &viewer{precise: true, start: int64(time.Second) - int64(3*time.Millisecond), firstKey: int64(time.Second), lastTag: int64(12 * time.Second), bytes: bytes}
 	for _, x := range d {
 		v.delay.Record(x)
+		v.lag.Record(x)
 	}
 	return v
 }
@@ -129,6 +130,22 @@ func TestSummarize(t *testing.T) {
 		}()}, func(t *testing.T, r *stepResult) {
 			require.Equal(t, 3, r.Stalls)
 			require.Equal(t, 1, r.Stalled)
+		}},
+		{"paced viewer judged by its lag", []*viewer{ok(), func() *viewer {
+			v := mkViewer(pub)
+			v.precise = false
+			v.lag.Record(80 * ms)
+			return v
+		}(), func() *viewer {
+			v := mkViewer(pub)
+			v.precise = false
+			v.lag.Record(1200 * ms)
+			return v
+		}()}, func(t *testing.T, r *stepResult) {
+			require.Equal(t, 2, r.Healthy)
+			require.Equal(t, 1, r.DelaySampled)
+			require.Equal(t, uint64(3), r.Delay.Samples, "delay only from the sampled viewer")
+			require.GreaterOrEqual(t, r.Lag.Max, 1200.0)
 		}},
 		{"no viewers", nil, func(t *testing.T, r *stepResult) {
 			require.True(t, r.StepHealthy)

@@ -164,7 +164,7 @@ func probeFirstKeyframe(ctx context.Context, env *stepEnv, n int) (latency, erro
 	vc := &viewerConfig{URL: env.play, ReadBuffer: env.cfg.ReadBuffer, ConnectTimeout: env.cfg.ConnectTimeout, Log: env.pub.Log, Window: win}
 	var h histogram
 	for i := range n {
-		v := &viewer{}
+		v := &viewer{precise: true}
 		vctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() { v.run(vctx, vc); close(done) }()

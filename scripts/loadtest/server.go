@@ -229,7 +229,11 @@ func (a *apiClient) ensureChannel(ctx context.Context, id string, mergeWindow ti
 
 // serverCounters are the /metrics figures a step reports.
 type serverCounters struct {
-	Skips, Dropped, TooSlow, WriteErrors, FLVViewers float64
+	Skips       float64 `json:"keyframeSkips"`
+	Dropped     float64 `json:"subscribersDropped"`
+	TooSlow     float64 `json:"flvTooSlow"`
+	WriteErrors float64 `json:"flvWriteErrors"`
+	FLVViewers  float64 `json:"flvViewersAtEnd"`
 }
 
 var counterNames = map[string]func(*serverCounters) *float64{

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/url"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -63,6 +64,8 @@ func (u *usageWindow) close() usageResult {
 	if dt := u.machine1.Total - u.machine0.Total; dt > 0 {
 		r.MachineBusyPercent = 100 * float64(u.machine1.Busy-u.machine0.Busy) / float64(dt)
 	}
+	// Everything else on the machine, in % of one core (over the same window).
+	r.OtherCPUPercent = r.MachineBusyPercent*float64(runtime.NumCPU()) - r.HarnessCPUPercent
 	if u.pid > 0 {
 		u.stopSampler()
 		u.server1, _ = readProc(u.pid)
@@ -72,6 +75,7 @@ func (u *usageWindow) close() usageResult {
 			r.ServerRSSKB = u.server1.RSSKB
 			r.ServerRSSMaxKB = max(u.rssMaxKB, u.server1.RSSKB)
 			r.ServerThreads = u.server1.Threads
+			r.OtherCPUPercent -= r.ServerCPUPercent
 		}
 	}
 	return r
@@ -87,6 +91,7 @@ type usageResult struct {
 	HarnessCPUPercent  float64
 	HarnessRSSMB       float64
 	MachineBusyPercent float64 // of all cores
+	OtherCPUPercent    float64 // other processes, % of one core
 }
 
 // stepEnv is what every step of a run shares.
@@ -113,12 +118,11 @@ func runStep(ctx context.Context, env *stepEnv, n int) (*stepResult, error) {
 	cfg := env.cfg
 	win := &window{}
 	win.end.Store(math.MaxInt64)
-	vc := &viewerConfig{URL: env.play, ReadBuffer: cfg.ReadBuffer, ConnectTimeout: cfg.ConnectTimeout, Log: env.pub.Log, Window: win}
+	vc := &viewerConfig{URL: env.play, ReadBuffer: cfg.ReadBuffer, ConnectTimeout: cfg.ConnectTimeout, Log: env.pub.Log, Window: win, LazyInterval: cfg.LazyInterval}
 	vctx, stopViewers := context.WithCancel(ctx)
-	defer stopViewers()
 	viewers := make([]*viewer, n)
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() { stopViewers(); wg.Wait() }()
 
 	fmt.Fprintf(env.log, "loadtest: step %d viewers: ramp at %.0f/s\n", n, cfg.Ramp)
 	rampStart := time.Now()
@@ -129,7 +133,7 @@ func runStep(ctx context.Context, env *stepEnv, n int) (*stepResult, error) {
 				return nil, err
 			}
 		}
-		v := &viewer{}
+		v := &viewer{precise: isPrecise(i, n, cfg.DelaySample)}
 		viewers[i] = v
 		wg.Go(func() { v.run(vctx, vc) })
 	}
@@ -157,7 +161,7 @@ func runStep(ctx context.Context, env *stepEnv, n int) (*stepResult, error) {
 
 	c0, cerr := counters(ctx, env.api)
 	usage := openUsage(env.pid)
-	pub0 := env.pub.bytes.Load()
+	pub0, late0 := env.pub.bytes.Load(), env.pub.late.Load()
 	ws := nanotime()
 	win.start.Store(ws)
 	err := sleep(ctx, env.pubDone, cfg.Duration)
@@ -174,6 +178,7 @@ func runStep(ctx context.Context, env *stepEnv, n int) (*stepResult, error) {
 
 	r := summarize(viewers, time.Duration(we-ws), pubBytes, ws, we)
 	r.addUsage(u, env.baseline)
+	r.PublisherLate = env.pub.late.Load() - late0
 	if cerr == nil && cerr1 == nil && env.api != "" {
 		r.ServerCounters = &serverCounters{
 			Skips: c1.Skips - c0.Skips, Dropped: c1.Dropped - c0.Dropped,
@@ -182,6 +187,15 @@ func runStep(ctx context.Context, env *stepEnv, n int) (*stepResult, error) {
 		}
 	}
 	return r, nil
+}
+
+// isPrecise spreads at most k precise (delay-sampling) viewers evenly over n.
+func isPrecise(i, n, k int) bool {
+	if k <= 0 || k >= n {
+		return true
+	}
+	every := (n + k - 1) / k
+	return i%every == 0
 }
 
 // measureBaseline measures the server with the publisher alone.

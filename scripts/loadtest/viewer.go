@@ -32,6 +32,11 @@ type viewerConfig struct {
 	ConnectTimeout time.Duration
 	Log            *sendLog
 	Window         *window
+	// LazyInterval paces the viewers that do not sample delay: after the first
+	// keyframe they read once per interval, letting the kernel buffer the
+	// stream, so the harness wakes up far less often than the server writes.
+	// The server's work is the same: its writes land in the socket buffer.
+	LazyInterval time.Duration
 }
 
 // Viewer phases, read by the step to know when everyone is playing.
@@ -45,6 +50,9 @@ const (
 // and read by the step after that goroutine ends.
 type viewer struct {
 	phase atomic.Int32
+	// precise viewers read as soon as data arrives and record the delay of
+	// every video frame; the others read every LazyInterval.
+	precise bool
 
 	start      int64 // nanotime of the request start
 	firstKey   int64 // nanotime of the first keyframe, 0 before
@@ -57,8 +65,9 @@ type viewer struct {
 	// inside the window
 	bytes     int64 // FLV bytes of complete tags
 	stalls    int
-	unmatched int64 // video frames whose timestamp the publisher never sent
-	delay     histogram
+	unmatched int64     // video frames whose timestamp the publisher never sent
+	delay     histogram // every video frame (precise viewers)
+	lag       histogram // the newest video frame of each read (all viewers)
 }
 
 // run plays until ctx ends or the connection fails.
@@ -111,6 +120,10 @@ func (v *viewer) play(ctx context.Context, cfg *viewerConfig) error {
 			if perr != nil {
 				return perr
 			}
+			if !v.precise && v.firstKey != 0 && cfg.LazyInterval > 0 && n < len(buf) {
+				// Drained the socket: let it fill. (A full read means more is waiting.)
+				time.Sleep(cfg.LazyInterval) // a stop closes the connection meanwhile
+			}
 		}
 		if rerr != nil {
 			if ctx.Err() != nil {
@@ -133,6 +146,7 @@ func (v *viewer) took(now int64, tags []scannedTag, log *sendLog, win *window) {
 	}
 	v.lastTag = now
 	v.tags += int64(len(tags))
+	var newest int64 // send time of the newest video frame of this read
 	for _, t := range tags {
 		if t.Type != flv.TagVideo || t.Header {
 			if in {
@@ -151,11 +165,18 @@ func (v *viewer) took(now int64, tags []scannedTag, log *sendLog, win *window) {
 			continue
 		}
 		v.bytes += int64(t.wireSize())
-		if sent, ok := log.Get(t.Timestamp); ok {
-			v.delay.Record(time.Duration(now - sent))
-		} else {
+		sent, ok := log.Get(t.Timestamp)
+		if !ok {
 			v.unmatched++
+			continue
 		}
+		newest = max(newest, sent)
+		if v.precise {
+			v.delay.Record(time.Duration(now - sent))
+		}
+	}
+	if newest != 0 {
+		v.lag.Record(time.Duration(now - newest))
 	}
 }
 

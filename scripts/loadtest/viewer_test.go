@@ -53,7 +53,7 @@ func TestViewer(t *testing.T) {
 	require.NoError(t, err)
 	cfg := &viewerConfig{URL: u, ReadBuffer: 4096, ConnectTimeout: 5 * time.Second, Log: log, Window: win}
 
-	v := &viewer{}
+	v := &viewer{precise: true}
 	done := make(chan struct{})
 	go func() { v.run(context.Background(), cfg); close(done) }()
 	require.Eventually(t, func() bool { return v.phase.Load() == phasePlaying }, 5*time.Second, time.Millisecond)
@@ -69,6 +69,7 @@ func TestViewer(t *testing.T) {
 	require.Less(t, time.Duration(v.firstKey-v.start), 5*time.Second)
 	require.Equal(t, uint64(later-1), v.delay.Count())
 	require.Equal(t, int64(1), v.unmatched)
+	require.Positive(t, v.lag.Count(), "the newest frame of each read")
 	require.GreaterOrEqual(t, v.delay.Quantile(0), 5*time.Millisecond)
 	require.Less(t, v.delay.Max(), time.Second)
 	want := int64(later * (15 + len(stream[5].data) + 15 + len(stream[4].data)))
