@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Checks the Terraform tree under terraform/.
 #
+# .github/workflows/ci.yml runs --fmt, --list-roots --json, --validate ROOT (one job per
+# root) and --lint; the Go structure tests run in `make test`.
+#
 #   scripts/terraform-check.sh              formatting and the Go structure tests (offline)
 #   scripts/terraform-check.sh --fmt        terraform fmt -check -recursive terraform
 #   scripts/terraform-check.sh --list-roots [--json]
@@ -23,13 +26,13 @@ need_terraform() {
 }
 
 list_roots() {
-	(cd "$tf_dir" && find . -name '*.tf' -not -path '*/.terraform/*' -not -path './modules/*' -printf '%h\n') |
-		sed 's|^\./||' | sort -u
+	(cd "$tf_dir" && find . -name '*.tf' -not -path '*/.terraform/*' -not -path './modules/*') |
+		sed -e 's|/[^/]*$||' -e 's|^\./||' | sort -u
 }
 
 check_fmt() {
 	need_terraform
-	if ! terraform fmt -check -recursive -diff "$tf_dir"; then
+	if ! (cd "$top" && terraform fmt -check -recursive -diff terraform); then
 		echo "terraform-check: files above are not formatted; run: terraform fmt -recursive terraform" >&2
 		return 1
 	fi
@@ -80,7 +83,7 @@ case "${1:-}" in
 "")
 	check_fmt
 	(cd "$top" && go test ./terraform/...)
-	echo "terraform-check: 'terraform validate' needs the providers; it runs in .github/workflows/terraform.yml (or: $0 --validate)"
+	echo "terraform-check: 'terraform validate' needs the providers; it runs in .github/workflows/ci.yml (or: $0 --validate)"
 	;;
 *)
 	sed -n '2,14p' "$0" >&2

@@ -1,13 +1,10 @@
 package terraform_test
 
 import (
-	"errors"
+	"bytes"
 	"fmt"
 	"io/fs"
-	"os"
-	"os/exec"
 	"path"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -15,6 +12,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -26,13 +25,17 @@ type tree struct {
 	names []string // sorted directory names
 }
 
-// dir is one module or root: its files and the blocks they declare.
+// dir is one module or root: its files and the blocks they declare, both as HCL syntax
+// (expressions, references, nested blocks) and as terraform-config-inspect reads the
+// module (its interface: variables and whether they are required, outputs, module calls
+// and their sources, provider requirements).
 type dir struct {
 	name    string
 	files   map[string][]byte // file name -> source
 	bodies  map[string]*hclsyntax.Body
 	blocks  []*hclsyntax.Block // top-level blocks of every file
 	hasFile map[string]bool    // every file in the directory, .tf or not
+	module  *tfconfig.Module
 }
 
 // rule is one property the Terraform tree must have. check returns one line per violation.
@@ -104,6 +107,11 @@ func loadTree(fsys fs.FS) (*tree, error) {
 			delete(t.dirs, name) // a folder without Terraform (READMEs, docs)
 			continue
 		}
+		module, diags := tfconfig.LoadModuleFromFilesystem(tfconfig.WrapFS(fsys), name)
+		if diags.HasErrors() {
+			return nil, fmt.Errorf("inspect %s: %w", name, diags.Err())
+		}
+		d.module = module
 		t.names = append(t.names, name)
 	}
 	sort.Strings(t.names)
@@ -157,15 +165,18 @@ func (d *dir) variables() map[string]*hclsyntax.Block {
 	return out
 }
 
-func (d *dir) outputs() map[string]*hclsyntax.Block {
-	out := map[string]*hclsyntax.Block{}
-	for _, b := range d.blocksOf("output") {
-		out[b.Labels[0]] = b
+// moduleBlock returns the module block named name (its arguments, which
+// terraform-config-inspect does not record).
+func (d *dir) moduleBlock(name string) *hclsyntax.Block {
+	if blocks := d.blocksOf("module", name); len(blocks) > 0 {
+		return blocks[0]
 	}
-	return out
+	return nil
 }
 
 func pos(r hcl.Range) string { return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line) }
+
+func srcPos(p tfconfig.SourcePos) string { return fmt.Sprintf("%s:%d", p.Filename, p.Line) }
 
 // literalString returns the value of a string literal (a quoted string without
 // interpolation), and whether the expression is one.
@@ -235,92 +246,98 @@ func isLocalSource(source string) bool {
 	return strings.HasPrefix(source, "./") || strings.HasPrefix(source, "../")
 }
 
-// calledModule resolves a module block's local source to the directory it names.
-func (t *tree) calledModule(d *dir, call *hclsyntax.Block) (*dir, string, bool) {
-	attr, ok := call.Body.Attributes["source"]
-	if !ok {
+// calledModule resolves the local source of d's module call named call (as
+// terraform-config-inspect reads it) to the directory it names.
+func (t *tree) calledModule(d *dir, call string) (*dir, string, bool) {
+	mc, ok := d.module.ModuleCalls[call]
+	if !ok || !isLocalSource(mc.Source) {
 		return nil, "", false
 	}
-	source, ok := literalString(attr.Expr)
-	if !ok || !isLocalSource(source) {
-		return nil, source, false
+	target := t.dirs[path.Clean(path.Join(d.name, mc.Source))]
+	return target, mc.Source, target != nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	target := t.dirs[path.Clean(path.Join(d.name, source))]
-	return target, source, target != nil
+	sort.Strings(keys)
+	return keys
 }
 
 ////////////////////////////////////////////////////////////////////////////////
 // Rules
 ////////////////////////////////////////////////////////////////////////////////
 
-// errNoTerraform marks a check that needs the terraform binary where it is not installed.
-var errNoTerraform = errors.New("terraform is not on PATH")
-
-// checkFormat: every file is in canonical format, as `terraform fmt` writes it. The files
-// are copied to a temporary directory (fixtures live in memory) and checked with one
-// `terraform fmt -check` run. hclwrite.Format would do this in-process, but its go-cmp
-// dependency is not in go.sum.
+// checkFormat: every file is in canonical format. hclwrite.Format is the formatter
+// `terraform fmt` applies (terraform fmt also rewrites a few legacy forms, such as
+// "${var.x}" alone in a string and quoted type keywords, which CI's `terraform fmt -check`
+// catches); running it in-process makes the rule hold where terraform is not installed.
 func checkFormat(t *tree) []string {
-	out, err := unformattedFiles(t)
-	if err != nil {
-		return []string{err.Error()}
+	var out []string
+	for _, name := range t.names {
+		d := t.dirs[name]
+		for _, file := range sortedKeys(d.files) {
+			src := d.files[file]
+			if !bytes.Equal(hclwrite.Format(src), src) {
+				out = append(out, path.Join(name, file)+": not in canonical format (run terraform fmt -recursive terraform)")
+			}
+		}
 	}
 	return out
 }
 
-func unformattedFiles(t *tree) ([]string, error) {
-	bin, err := exec.LookPath("terraform")
-	if err != nil {
-		return nil, errNoTerraform
-	}
-	tmp, err := os.MkdirTemp("", "tf-fmt-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	for _, name := range t.names {
-		for file, src := range t.dirs[name].files {
-			target := filepath.Join(tmp, filepath.FromSlash(name), file)
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return nil, err
-			}
-			if err := os.WriteFile(target, src, 0o644); err != nil {
-				return nil, err
-			}
-		}
-	}
-	cmd := exec.Command(bin, "fmt", "-check", "-list=true", "-recursive", ".")
-	cmd.Dir = tmp
-	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+os.DevNull, "CHECKPOINT_DISABLE=1")
-	listed, err := cmd.Output()
-	var exit *exec.ExitError
-	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 3) {
-		return nil, fmt.Errorf("terraform fmt: %w: %s", err, exitStderr(err))
-	}
-	var out []string
-	for _, line := range strings.Fields(string(listed)) {
-		out = append(out, filepath.ToSlash(line)+": not in canonical format (run terraform fmt)")
-	}
-	sort.Strings(out)
-	return out, nil
-}
+// moduleFiles are the files of the layout every module has.
+var moduleFiles = []string{"main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"}
 
-func exitStderr(err error) string {
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return strings.TrimSpace(string(exit.Stderr))
-	}
-	return ""
-}
-
-// checkModuleFiles: every module has the five files of the layout.
+// checkModuleFiles: every directory under modules/ is a module (terraform-config-inspect
+// finds configuration in it) with the five files of the layout, and each file holds what
+// its name says: the variables in variables.tf, the outputs in outputs.tf, and in
+// versions.tf the terraform block with required_version and a source and version
+// constraint for every provider the module uses.
 func checkModuleFiles(t *tree) []string {
 	var out []string
+	inspectFS := tfconfig.WrapFS(t.fsys)
 	for _, name := range t.moduleDirNames() {
+		if !tfconfig.IsModuleDirOnFilesystem(inspectFS, name) {
+			out = append(out, fmt.Sprintf("%s: no Terraform configuration", name))
+		}
 		d := t.dirs[name]
-		for _, file := range []string{"main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"} {
+		for _, file := range moduleFiles {
 			if d == nil || !d.hasFile[file] {
 				out = append(out, fmt.Sprintf("%s: missing %s", name, file))
+			}
+		}
+		if d == nil {
+			continue
+		}
+		m := d.module
+		for _, v := range sortedKeys(m.Variables) {
+			if p := m.Variables[v].Pos; path.Base(p.Filename) != "variables.tf" {
+				out = append(out, fmt.Sprintf("%s: variable %q is declared outside variables.tf", srcPos(p), v))
+			}
+		}
+		for _, o := range sortedKeys(m.Outputs) {
+			if p := m.Outputs[o].Pos; path.Base(p.Filename) != "outputs.tf" {
+				out = append(out, fmt.Sprintf("%s: output %q is declared outside outputs.tf", srcPos(p), o))
+			}
+		}
+		for _, b := range d.blocksOf("terraform") {
+			if path.Base(b.DefRange().Filename) != "versions.tf" {
+				out = append(out, fmt.Sprintf("%s: the terraform block belongs in versions.tf", pos(b.DefRange())))
+			}
+		}
+		if len(m.RequiredCore) == 0 {
+			out = append(out, fmt.Sprintf("%s: versions.tf sets no required_version", name))
+		}
+		for _, provider := range sortedKeys(m.RequiredProviders) {
+			if provider == "terraform" {
+				continue // built in
+			}
+			req := m.RequiredProviders[provider]
+			if req.Source == "" || len(req.VersionConstraints) == 0 {
+				out = append(out, fmt.Sprintf("%s: provider %q has no source and version constraint in versions.tf", name, provider))
 			}
 		}
 	}
@@ -359,35 +376,43 @@ func checkOutputDocs(t *tree) []string {
 	return out
 }
 
-// checkModuleCallArguments: a call to a local module passes every required variable
-// (one without a default) and no variable the module does not declare.
+// checkModuleCallArguments: a call to a local module passes every variable the module
+// requires (terraform-config-inspect: one without a default) and no variable the module
+// does not declare.
 func checkModuleCallArguments(t *tree) []string {
 	var out []string
 	for _, name := range t.names {
 		d := t.dirs[name]
-		for _, call := range d.blocksOf("module") {
-			target, source, ok := t.calledModule(d, call)
+		for _, callName := range sortedKeys(d.module.ModuleCalls) {
+			mc := d.module.ModuleCalls[callName]
+			where := srcPos(mc.Pos)
+			target, _, ok := t.calledModule(d, callName)
 			if !ok {
-				if isLocalSource(source) {
-					out = append(out, fmt.Sprintf("%s: module %q: source %q is not a module of this tree", pos(call.DefRange()), call.Labels[0], source))
+				if isLocalSource(mc.Source) {
+					out = append(out, fmt.Sprintf("%s: module %q: source %q is not a module of this tree", where, callName, mc.Source))
 				}
 				continue
 			}
-			declared := target.variables()
-			for arg := range call.Body.Attributes {
+			call := d.moduleBlock(callName)
+			if call == nil {
+				out = append(out, fmt.Sprintf("%s: module %q: no module block", where, callName))
+				continue
+			}
+			declared := target.module.Variables
+			for _, arg := range sortedKeys(call.Body.Attributes) {
 				if slices.Contains(moduleMetaArguments, arg) {
 					continue
 				}
 				if _, ok := declared[arg]; !ok {
-					out = append(out, fmt.Sprintf("%s: module %q passes %q, which %s does not declare", pos(call.DefRange()), call.Labels[0], arg, target.name))
+					out = append(out, fmt.Sprintf("%s: module %q passes %q, which %s does not declare", where, callName, arg, target.name))
 				}
 			}
-			for variable, block := range declared {
-				if _, hasDefault := block.Body.Attributes["default"]; hasDefault {
+			for _, variable := range sortedKeys(declared) {
+				if !declared[variable].Required {
 					continue
 				}
 				if _, passed := call.Body.Attributes[variable]; !passed {
-					out = append(out, fmt.Sprintf("%s: module %q does not pass %q, which %s requires", pos(call.DefRange()), call.Labels[0], variable, target.name))
+					out = append(out, fmt.Sprintf("%s: module %q does not pass %q, which %s requires", where, callName, variable, target.name))
 				}
 			}
 		}
@@ -397,15 +422,15 @@ func checkModuleCallArguments(t *tree) []string {
 }
 
 // checkModuleOutputReferences: every module.NAME.OUTPUT names a module call of the same
-// directory and an output that module declares.
+// directory and an output that module declares (terraform-config-inspect's outputs).
 func checkModuleOutputReferences(t *tree) []string {
 	var out []string
 	for _, name := range t.names {
 		d := t.dirs[name]
 		calls := map[string]*dir{}
-		for _, call := range d.blocksOf("module") {
-			target, _, _ := t.calledModule(d, call)
-			calls[call.Labels[0]] = target // nil for a registry module: not checked
+		for callName := range d.module.ModuleCalls {
+			target, _, _ := t.calledModule(d, callName)
+			calls[callName] = target // nil for a registry module: not checked
 		}
 		for _, body := range d.bodies {
 			for _, tr := range traversals(body) {
@@ -419,7 +444,7 @@ func checkModuleOutputReferences(t *tree) []string {
 					out = append(out, fmt.Sprintf("%s: module.%s is not a module call here", pos(tr.SourceRange()), names[1]))
 				case target == nil || len(names) < 3:
 				default:
-					if _, ok := target.outputs()[names[2]]; !ok {
+					if _, ok := target.module.Outputs[names[2]]; !ok {
 						out = append(out, fmt.Sprintf("%s: module.%s.%s: %s has no output %q", pos(tr.SourceRange()), names[1], names[2], target.name, names[2]))
 					}
 				}
@@ -687,9 +712,24 @@ func checkClosedSets(t *tree) []string {
 
 // checkRegionRoots: every folder under regions/ is a root that calls the region module
 // for the region it is named after, configures the provider for it, and keeps its state
-// in S3 with locking and encryption. The global roots keep theirs the same way.
+// in S3 with locking and encryption. The global roots keep theirs the same way. No two
+// roots share a state key (a copied region folder must get its own).
 func checkRegionRoots(t *tree) []string {
 	var out []string
+	stateKeys := map[string]string{} // key -> root
+	for _, name := range t.names {
+		for _, backend := range backendsOf(t.dirs[name]) {
+			attr, ok := backend.Body.Attributes["key"]
+			if !ok {
+				continue
+			}
+			key, _ := literalString(attr.Expr)
+			if other, dup := stateKeys[key]; dup {
+				out = append(out, fmt.Sprintf("%s: state key %q is also the key of %s", name, key, other))
+			}
+			stateKeys[key] = name
+		}
+	}
 	entries, _ := fs.ReadDir(t.fsys, "regions")
 	for _, entry := range entries {
 		if !entry.IsDir() {
@@ -704,7 +744,7 @@ func checkRegionRoots(t *tree) []string {
 		out = append(out, checkBackend(d)...)
 		calls := 0
 		for _, call := range d.blocksOf("module") {
-			target, _, _ := t.calledModule(d, call)
+			target, _, _ := t.calledModule(d, call.Labels[0])
 			if target == nil || target.name != "modules/region" {
 				continue
 			}
@@ -738,7 +778,7 @@ func checkRegionRoots(t *tree) []string {
 	return out
 }
 
-func checkBackend(d *dir) []string {
+func backendsOf(d *dir) []*hclsyntax.Block {
 	var backends []*hclsyntax.Block
 	for _, tf := range d.blocksOf("terraform") {
 		for _, b := range tf.Body.Blocks {
@@ -747,6 +787,11 @@ func checkBackend(d *dir) []string {
 			}
 		}
 	}
+	return backends
+}
+
+func checkBackend(d *dir) []string {
+	backends := backendsOf(d)
 	if len(backends) != 1 || backends[0].Labels[0] != "s3" {
 		return []string{fmt.Sprintf("%s: want exactly one backend \"s3\"", d.name)}
 	}

@@ -7,13 +7,14 @@ package terraform_test
 import (
 	"os"
 	"os/exec"
+	"path"
 	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
 
-	"github.com/goccy/go-yaml"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 )
 
 func loadRepoTree(t *testing.T) *tree {
@@ -28,21 +29,8 @@ func TestTreeFollowsRules(t *testing.T) {
 	tr := loadRepoTree(t)
 	for _, r := range rules {
 		t.Run(r.name, func(t *testing.T) {
-			skipWithoutTerraform(t, r.name)
 			require.Empty(t, r.check(tr))
 		})
-	}
-}
-
-// skipWithoutTerraform skips the formatting rule where terraform is not installed (CI's
-// terraform workflow runs `terraform fmt -check` itself).
-func skipWithoutTerraform(t *testing.T, rule string) {
-	t.Helper()
-	if rule != "canonical-format" {
-		return
-	}
-	if _, err := exec.LookPath("terraform"); err != nil {
-		t.Skip(errNoTerraform)
 	}
 }
 
@@ -72,13 +60,70 @@ func TestRulesCatchViolations(t *testing.T) {
 			name:  "file not formatted",
 			rule:  "canonical-format",
 			files: module(map[string]string{"modules/m/main.tf": "locals {\nx=1\n}\n"}),
-			want:  "not in canonical format",
+			want:  "modules/m/main.tf: not in canonical format",
 		},
 		{
-			name:  "module without README and outputs",
+			name:  "root file with unaligned arguments",
+			rule:  "canonical-format",
+			files: map[string]string{"root/main.tf": "locals {\n  a = 1\n  bcd = 2\n}\n"},
+			want:  "root/main.tf: not in canonical format",
+		},
+		{
+			name:  "module without README",
 			rule:  "module-files",
-			files: map[string]string{"modules/m/main.tf": "", "modules/m/variables.tf": "", "modules/m/versions.tf": ""},
-			want:  "missing README.md",
+			files: map[string]string{"modules/m/main.tf": "", "modules/m/variables.tf": "", "modules/m/versions.tf": "", "modules/m/outputs.tf": ""},
+			want:  "modules/m: missing README.md",
+		},
+		{
+			name:  "module without outputs.tf",
+			rule:  "module-files",
+			files: map[string]string{"modules/m/main.tf": "", "modules/m/variables.tf": "", "modules/m/versions.tf": "", "modules/m/README.md": "# m\n"},
+			want:  "modules/m: missing outputs.tf",
+		},
+		{
+			name:  "module without variables.tf",
+			rule:  "module-files",
+			files: map[string]string{"modules/m/main.tf": "", "modules/m/outputs.tf": "", "modules/m/versions.tf": "", "modules/m/README.md": "# m\n"},
+			want:  "modules/m: missing variables.tf",
+		},
+		{
+			name:  "module without versions.tf",
+			rule:  "module-files",
+			files: map[string]string{"modules/m/main.tf": "", "modules/m/variables.tf": "", "modules/m/outputs.tf": "", "modules/m/README.md": "# m\n"},
+			want:  "modules/m: missing versions.tf",
+		},
+		{
+			name:  "folder under modules/ without Terraform",
+			rule:  "module-files",
+			files: map[string]string{"modules/m/README.md": "# m\n"},
+			want:  "modules/m: no Terraform configuration",
+		},
+		{
+			name:  "variable declared in main.tf",
+			rule:  "module-files",
+			files: module(map[string]string{"modules/m/main.tf": "variable \"x\" {\n  type = string\n}\n"}),
+			want:  `variable "x" is declared outside variables.tf`,
+		},
+		{
+			name:  "output declared in main.tf",
+			rule:  "module-files",
+			files: module(map[string]string{"modules/m/main.tf": "output \"x\" {\n  value = 1\n}\n"}),
+			want:  `output "x" is declared outside outputs.tf`,
+		},
+		{
+			name:  "versions.tf without required_version",
+			rule:  "module-files",
+			files: module(nil),
+			want:  "modules/m: versions.tf sets no required_version",
+		},
+		{
+			name: "provider used without a version constraint",
+			rule: "module-files",
+			files: module(map[string]string{
+				"modules/m/versions.tf": "terraform {\n  required_version = \">= 1.11\"\n}\n",
+				"modules/m/main.tf":     "data \"aws_partition\" \"current\" {}\n",
+			}),
+			want: `provider "aws" has no source and version constraint`,
 		},
 		{
 			name:  "variable without description",
@@ -194,6 +239,57 @@ func TestRulesCatchViolations(t *testing.T) {
 }
 `}),
 			want: `policy JSON has the action "*"`,
+		},
+		{
+			name: "policy document with a literal partition",
+			rule: "no-hardcoded-partition",
+			files: module(map[string]string{"modules/m/main.tf": `data "aws_iam_policy_document" "task" {
+  statement {
+    actions   = ["s3:GetObject"]
+    resources = ["arn:aws:s3:::${var.bucket}/*"]
+  }
+}
+`}),
+			want: "a literal partition in an ARN",
+		},
+		{
+			name: "policy document with a literal region",
+			rule: "no-hardcoded-partition",
+			files: module(map[string]string{"modules/m/main.tf": `data "aws_iam_policy_document" "task" {
+  statement {
+    actions   = ["logs:PutLogEvents"]
+    resources = ["arn:${data.aws_partition.current.partition}:logs:eu-west-1:${data.aws_caller_identity.current.account_id}:log-group:x:*"]
+  }
+}
+`}),
+			want: "a literal region in an ARN",
+		},
+		{
+			name: "policy document with a literal account ID",
+			rule: "no-hardcoded-partition",
+			files: module(map[string]string{"modules/m/main.tf": `data "aws_iam_policy_document" "trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["123456789012"]
+    }
+  }
+}
+`}),
+			want: "a literal account ID",
+		},
+		{
+			name: "jsonencode'd policy with a literal partition",
+			rule: "no-hardcoded-partition",
+			files: module(map[string]string{"modules/m/main.tf": `resource "aws_iam_role_policy" "task" {
+  policy = jsonencode({
+    Statement = [{ Effect = "Allow", Action = "sqs:SendMessage", Resource = "arn:aws-cn:sqs:${var.region}:${var.account}:q" }]
+  })
+}
+`}),
+			want: "a literal partition in an ARN",
 		},
 		{
 			name:  "literal partition",
@@ -318,6 +414,15 @@ module "region" {
 			want: `is called with region "us-east-1"`,
 		},
 		{
+			name: "region root copied without changing its state key",
+			rule: "region-roots",
+			files: map[string]string{
+				"regions/eu-west-1/versions.tf":      "terraform {\n  backend \"s3\" {\n    key          = \"livestack/regions/eu-west-1.tfstate\"\n    encrypt      = true\n    use_lockfile = true\n  }\n}\n",
+				"regions/ap-northeast-1/versions.tf": "terraform {\n  backend \"s3\" {\n    key          = \"livestack/regions/eu-west-1.tfstate\"\n    encrypt      = true\n    use_lockfile = true\n  }\n}\n",
+			},
+			want: `regions/eu-west-1: state key "livestack/regions/eu-west-1.tfstate" is also the key of regions/ap-northeast-1`,
+		},
+		{
 			name: "region root without a backend",
 			rule: "region-roots",
 			files: module(map[string]string{
@@ -336,7 +441,6 @@ module "region" {
 			r, ok := byName[tt.rule]
 			require.True(t, ok, "unknown rule %q", tt.rule)
 			covered[tt.rule] = true
-			skipWithoutTerraform(t, tt.rule)
 			fsys := fstest.MapFS{}
 			for name, src := range tt.files {
 				fsys[name] = &fstest.MapFile{Data: []byte(src)}
@@ -360,6 +464,13 @@ func TestRulesAcceptCleanModule(t *testing.T) {
 		"modules/m/README.md": {Data: []byte("# m\n")},
 		"modules/m/versions.tf": {Data: []byte(`terraform {
   required_version = ">= 1.11"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 6.0"
+    }
+  }
 }
 `)},
 		"modules/m/variables.tf": {Data: []byte(`variable "name" {
@@ -412,11 +523,6 @@ data "aws_iam_policy_document" "read" {
 	tr, err := loadTree(fsys)
 	require.NoError(t, err)
 	for _, r := range rules {
-		if r.name == "canonical-format" {
-			if _, err := exec.LookPath("terraform"); err != nil {
-				continue
-			}
-		}
 		require.Empty(t, r.check(tr), r.name)
 	}
 }
@@ -513,31 +619,96 @@ func TestMetadataTableDesign(t *testing.T) {
 ////////////////////////////////////////////////////////////////////////////////
 
 type workflow struct {
+	On          any               `yaml:"on"`
 	Permissions map[string]string `yaml:"permissions"`
+	Env         map[string]string `yaml:"env"`
 	Jobs        map[string]job    `yaml:"jobs"`
 }
 
 type job struct {
+	Name        string            `yaml:"name"`
+	If          string            `yaml:"if"`
+	Needs       any               `yaml:"needs"`
+	RunsOn      any               `yaml:"runs-on"`
+	Uses        string            `yaml:"uses"` // a reusable workflow
 	Permissions map[string]string `yaml:"permissions"`
 	Environment any               `yaml:"environment"`
-	Steps       []step            `yaml:"steps"`
+	Strategy    struct {
+		Matrix map[string]any `yaml:"matrix"`
+	} `yaml:"strategy"`
+	Steps []step `yaml:"steps"`
 }
 
 type step struct {
-	Name string         `yaml:"name"`
-	Uses string         `yaml:"uses"`
-	Run  string         `yaml:"run"`
-	With map[string]any `yaml:"with"`
+	ID   string            `yaml:"id"`
+	Name string            `yaml:"name"`
+	If   string            `yaml:"if"`
+	Uses string            `yaml:"uses"`
+	Run  string            `yaml:"run"`
+	With map[string]any    `yaml:"with"`
+	Env  map[string]string `yaml:"env"`
 }
 
+const workflowDir = "../.github/workflows"
+
+// loadWorkflow parses a workflow with a YAML parser (go.yaml.in/yaml/v3) and checks the
+// shape GitHub Actions needs: triggers, jobs, each job with a runner and steps (or a
+// reusable workflow), each step running a command or an action.
 func loadWorkflow(t *testing.T, name string) (workflow, string) {
 	t.Helper()
-	src, err := os.ReadFile("../.github/workflows/" + name)
+	src, err := os.ReadFile(path.Join(workflowDir, name))
 	require.NoError(t, err)
 	var wf workflow
 	require.NoError(t, yaml.Unmarshal(src, &wf), name)
+	require.NotNil(t, wf.On, "%s: no triggers (on:)", name)
 	require.NotEmpty(t, wf.Jobs, name)
+	for jobName, j := range wf.Jobs {
+		if j.Uses != "" {
+			continue
+		}
+		require.NotNil(t, j.RunsOn, "%s: job %s has no runs-on", name, jobName)
+		require.NotEmpty(t, j.Steps, "%s: job %s has no steps", name, jobName)
+		for i, s := range j.Steps {
+			require.True(t, (s.Uses == "") != (s.Run == ""), "%s: job %s step %d (%s) needs exactly one of uses and run", name, jobName, i, s.Name)
+		}
+		for _, needed := range needsOf(j) {
+			require.Contains(t, wf.Jobs, needed, "%s: job %s needs an unknown job", name, jobName)
+		}
+	}
 	return wf, string(src)
+}
+
+func needsOf(j job) []string {
+	switch n := j.Needs.(type) {
+	case string:
+		return []string{n}
+	case []any:
+		var out []string
+		for _, item := range n {
+			s, _ := item.(string)
+			out = append(out, s)
+		}
+		return out
+	}
+	return nil
+}
+
+// TestWorkflowsParse loads every workflow: a YAML or shape error in any of them fails here
+// rather than on GitHub.
+func TestWorkflowsParse(t *testing.T) {
+	entries, err := os.ReadDir(workflowDir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".yml") || strings.HasSuffix(e.Name(), ".yaml") {
+			names = append(names, e.Name())
+		}
+	}
+	require.Contains(t, names, "ci.yml")
+	require.Contains(t, names, "deploy.yml")
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) { loadWorkflow(t, name) })
+	}
 }
 
 // TestDeployWorkflowUsesOIDC: the deploy workflow assumes roles through GitHub's OIDC
@@ -581,11 +752,14 @@ func TestDeployWorkflowApprovals(t *testing.T) {
 	require.Positive(t, applies)
 }
 
-var outputRead = regexp.MustCompile(`terraform\s+(?:-chdir=\S+\s+)?output\s+(?:-raw\s+|-json\s+)*([a-z0-9_]+)`)
+// outputRead matches `terraform [-chdir=DIR] output [-raw|-json] NAME`; DIR may be quoted
+// and hold an expression with spaces (-chdir="terraform/${{ matrix.root }}").
+var outputRead = regexp.MustCompile(`terraform\s+(?:-chdir=(?:"[^"]*"|\S+)\s+)?output\s+(?:-raw\s+|-json\s+)*([a-z0-9_]+)`)
 
 // TestDeployWorkflowReadsDeclaredOutputs: every `terraform output NAME` the workflow runs
 // names an output of every root it may run in (the global roots for the global job, every
-// region root for the others).
+// region root for the others), and where that root output passes a module output on
+// (module.region.NAME), the module declares it.
 func TestDeployWorkflowReadsDeclaredOutputs(t *testing.T) {
 	tr := loadRepoTree(t)
 	wf, _ := loadWorkflow(t, "deploy.yml")
@@ -599,7 +773,8 @@ func TestDeployWorkflowReadsDeclaredOutputs(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, regionRoots)
-	reads := 0
+	require.Len(t, globalRoots, 2)
+	read := map[string]bool{} // "job output"
 	for jobName, j := range wf.Jobs {
 		roots := regionRoots
 		if strings.HasPrefix(jobName, "global") {
@@ -607,28 +782,124 @@ func TestDeployWorkflowReadsDeclaredOutputs(t *testing.T) {
 		}
 		for _, s := range j.Steps {
 			for _, m := range outputRead.FindAllStringSubmatch(s.Run, -1) {
-				reads++
+				read[jobName+" "+m[1]] = true
 				for _, root := range roots {
-					require.Contains(t, tr.dirs[root].outputs(), m[1], "job %s reads output %q, which %s does not declare", jobName, m[1], root)
+					d := tr.dirs[root]
+					o, ok := d.module.Outputs[m[1]]
+					require.True(t, ok, "job %s reads output %q, which %s does not declare", jobName, m[1], root)
+					requireModuleOutputExists(t, tr, d, o.Name)
 				}
 			}
 		}
 	}
-	require.Positive(t, reads)
+	// The reads this test must see; a change of quoting that hid them from outputRead
+	// would otherwise pass silently.
+	for _, want := range []string{
+		"global registry_id", "global repository_urls",
+		"regions cluster_name", "regions gateway_service_name", "regions edge_service_name",
+		"regions frontend_bucket_name", "regions frontend_distribution_id", "regions api_url",
+		"regions playback_base_url", "regions push_base_url", "regions cognito_user_pool_id", "regions cognito_client_id",
+	} {
+		require.True(t, read[want], "the deploy workflow no longer reads %q (or the test no longer sees it)", want)
+	}
 }
 
-// TestTerraformWorkflowChecksEveryRoot: the terraform workflow checks formatting and
-// validates each root found by scripts/terraform-check.sh.
-func TestTerraformWorkflowChecksEveryRoot(t *testing.T) {
-	_, src := loadWorkflow(t, "terraform.yml")
-	for _, want := range []string{"terraform-check.sh --fmt", "terraform-check.sh --list-roots", "terraform-check.sh --validate"} {
-		require.Contains(t, src, want)
+// requireModuleOutputExists: the root output named output, if its value is a module
+// output (module.M.NAME), names one the called module declares.
+func requireModuleOutputExists(t *testing.T, tr *tree, root *dir, output string) {
+	t.Helper()
+	for _, b := range root.blocksOf("output", output) {
+		for _, ref := range b.Body.Attributes["value"].Expr.Variables() {
+			names := attrNames(ref)
+			if names[0] != "module" || len(names) < 3 {
+				continue
+			}
+			target, _, ok := tr.calledModule(root, names[1])
+			require.True(t, ok, "%s: output %q reads module.%s, which is not a local module call", root.name, output, names[1])
+			require.Contains(t, target.module.Outputs, names[2], "%s: output %q reads module.%s.%s, which %s does not declare", root.name, output, names[1], names[2], target.name)
+		}
 	}
+}
+
+// TestCIWorkflow: ci.yml is the one CI workflow: make test (which runs the Go tests,
+// these included), lint, terraform fmt -check, terraform validate per root after
+// init -backend=false (the roots found by scripts/terraform-check.sh, so a new region
+// folder is validated without editing the workflow), tflint, and the frontend build.
+func TestCIWorkflow(t *testing.T) {
+	wf, _ := loadWorkflow(t, "ci.yml")
+	runs := map[string]string{} // command -> job
+	var frontend *step
+	for jobName, j := range wf.Jobs {
+		for i, s := range j.Steps {
+			runs[s.Run] = jobName
+			if strings.Contains(s.Run, "npm run build") {
+				frontend = &j.Steps[i]
+			}
+		}
+	}
+	hasRun := func(substr string) string {
+		for run, jobName := range runs {
+			if strings.Contains(run, substr) {
+				return jobName
+			}
+		}
+		return ""
+	}
+	ciRun, err := os.ReadFile("../.ci/run")
+	require.NoError(t, err)
+	require.Contains(t, string(ciRun), "make test")
+	require.True(t, hasRun("make test") != "" || hasRun(".ci/run") != "", "ci.yml does not run make test")
+	require.NotEmpty(t, hasRun("make lint"), "ci.yml does not run make lint")
+	require.NotEmpty(t, hasRun("terraform-check.sh --fmt"), "ci.yml does not run terraform fmt -check")
+	require.NotEmpty(t, hasRun("terraform-check.sh --list-roots --json"), "ci.yml does not list the roots")
+	require.NotEmpty(t, hasRun("terraform-check.sh --lint"), "ci.yml does not run tflint")
+
+	validateJob := hasRun("terraform-check.sh --validate")
+	require.NotEmpty(t, validateJob, "ci.yml does not validate the roots")
+	require.Contains(t, wf.Jobs[validateJob].Strategy.Matrix, "root", "validate runs once per root (matrix.root)")
+
+	require.NotNil(t, frontend, "ci.yml does not build the frontend")
+	require.Contains(t, frontend.Run, "npm ci")
+	require.Contains(t, frontend.If+frontend.Run, "frontend/package.json", "the frontend build is conditional on frontend/package.json")
+
 	script, err := os.ReadFile("../scripts/terraform-check.sh")
 	require.NoError(t, err)
 	require.Contains(t, string(script), "init -backend=false")
 	require.Contains(t, string(script), "fmt -check -recursive")
-
 	// Roots are found, not listed: adding a region is adding a folder.
 	require.NotContains(t, string(script), "regions/us-east-1")
+
+	// One CI workflow: no other workflow runs the checks.
+	entries, err := os.ReadDir(workflowDir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		if e.Name() == "ci.yml" {
+			continue
+		}
+		src, err := os.ReadFile(path.Join(workflowDir, e.Name()))
+		require.NoError(t, err)
+		for _, check := range []string{"terraform-check.sh --fmt", "terraform-check.sh --validate", "make lint"} {
+			require.NotContains(t, string(src), check, "%s duplicates ci.yml", e.Name())
+		}
+	}
+}
+
+// TestRootsFoundByScript: scripts/terraform-check.sh --list-roots (the list CI validates
+// one by one) is exactly the roots of the tree: every folder with .tf files outside
+// modules/, so a new region folder is validated without editing anything else.
+func TestRootsFoundByScript(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("bash is not installed")
+	}
+	tr := loadRepoTree(t)
+	var want []string
+	for _, name := range tr.names {
+		if !strings.HasPrefix(name, "modules/") {
+			want = append(want, name)
+		}
+	}
+	require.Contains(t, want, "regions/cn-northwest-1")
+	out, err := exec.Command("bash", "../scripts/terraform-check.sh", "--list-roots").Output()
+	require.NoError(t, err)
+	require.Equal(t, want, strings.Fields(string(out)))
 }

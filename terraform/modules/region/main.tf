@@ -222,6 +222,8 @@ module "api" {
   cognito_callback_urls = var.api.cognito_callback_urls
   cognito_domain_prefix = var.api.cognito_domain_prefix
   api_key_names         = var.api.api_key_names
+
+  enable_ingestauth_function_url = var.api.enable_ingestauth_function_url
 }
 
 ################################################################################
@@ -261,6 +263,8 @@ module "distribution" {
   http_version         = var.playback.http_version
   playback_public_keys = var.playback.public_keys
   require_signed_urls  = var.playback.require_signed_urls
+
+  origin_verify_secret_version = var.playback.origin_verify_secret_version
 }
 
 ################################################################################

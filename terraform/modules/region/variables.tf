@@ -113,20 +113,21 @@ variable "ingest" {
 }
 
 variable "playback" {
-  description = "Playback: edge size and scaling, CloudFront (aliases, certificates, price class, origin shield, HTTP version), signed-URL keys (`public_keys` by name, `active_key` the API signs with) and whether CloudFront itself requires signatures"
+  description = "Playback: edge size and scaling, CloudFront (aliases, certificates, price class, origin shield, HTTP version), signed-URL keys (`public_keys` by name, `active_key` the API signs with), whether CloudFront itself requires signatures, and `origin_verify_secret_version` (increase to rotate the CloudFront-to-ALB secret header)"
   type = object({
-    aliases                    = optional(list(string))
-    acm_certificate_arn        = optional(string)
-    iam_certificate_id         = optional(string)
-    price_class                = optional(string)
-    origin_shield_region       = optional(string)
-    http_version               = optional(string)
-    restrict_alb_to_cloudfront = optional(bool)
-    alb_certificate_arn        = optional(string)
-    origin_domain_name         = optional(string)
-    public_keys                = optional(map(string), {})
-    active_key                 = optional(string)
-    require_signed_urls        = optional(bool)
+    aliases                      = optional(list(string))
+    acm_certificate_arn          = optional(string)
+    iam_certificate_id           = optional(string)
+    price_class                  = optional(string)
+    origin_shield_region         = optional(string)
+    http_version                 = optional(string)
+    restrict_alb_to_cloudfront   = optional(bool)
+    alb_certificate_arn          = optional(string)
+    origin_domain_name           = optional(string)
+    public_keys                  = optional(map(string), {})
+    active_key                   = optional(string)
+    require_signed_urls          = optional(bool)
+    origin_verify_secret_version = optional(number)
     edge = optional(object({
       cpu                    = optional(number)
       memory                 = optional(number)
@@ -166,13 +167,14 @@ variable "worker" {
 }
 
 variable "api" {
-  description = "REST API: authorizer (`COGNITO_USER_POOLS` or `AWS_IAM`), stage, Cognito callback URLs and domain prefix, API key names (see the api module)"
+  description = "REST API: authorizer (`COGNITO_USER_POOLS` or `AWS_IAM`), stage, Cognito callback URLs and domain prefix, API key names, and whether `ingestauth` gets a function URL (false: the gateway uses the Lambda Invoke API) (see the api module)"
   type = object({
-    authorizer_type       = optional(string)
-    stage_name            = optional(string)
-    cognito_callback_urls = optional(list(string))
-    cognito_domain_prefix = optional(string)
-    api_key_names         = optional(list(string))
+    authorizer_type                = optional(string)
+    stage_name                     = optional(string)
+    cognito_callback_urls          = optional(list(string))
+    cognito_domain_prefix          = optional(string)
+    api_key_names                  = optional(list(string))
+    enable_ingestauth_function_url = optional(bool)
   })
   default  = {}
   nullable = false
