@@ -22,6 +22,7 @@ import (
 	"github.com/livestack/livestack/shared/ingest"
 	"github.com/livestack/livestack/shared/media/flv"
 	"github.com/livestack/livestack/shared/media/hub"
+	"github.com/livestack/livestack/shared/rtmpclient"
 	"github.com/livestack/livestack/shared/rtmpserver"
 )
 
@@ -207,12 +208,10 @@ func readFLV(t *testing.T, path string) []flvTag {
 // time), until ctx ends. It runs the relay's own publish client.
 func publishLoop(ctx context.Context, t *testing.T, rawURL string, tags []flvTag) <-chan error {
 	t.Helper()
-	tgt, err := parseTarget(rawURL)
-	require.NoError(t, err)
 	errc := make(chan error, 1)
 	go func() {
 		errc <- func() error {
-			c, err := dialPublish(ctx, tgt, dialOptions{timeout: 5 * time.Second, writeTimeout: 5 * time.Second, chunkSize: 4096})
+			c, err := rtmpclient.Dial(ctx, rawURL, rtmpclient.Options{Timeout: 5 * time.Second, WriteTimeout: 5 * time.Second})
 			if err != nil {
 				return err
 			}

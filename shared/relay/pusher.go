@@ -13,6 +13,7 @@ import (
 
 	"github.com/livestack/livestack/shared/media/flv"
 	"github.com/livestack/livestack/shared/media/hub"
+	"github.com/livestack/livestack/shared/rtmpclient"
 )
 
 // pusher pushes one stream to one target until the stream ends or the Manager
@@ -20,7 +21,8 @@ import (
 type pusher struct {
 	m       *Manager
 	stream  *hub.Stream
-	target  target
+	url     string            // the target URL; it carries the stream key
+	target  rtmpclient.Target // url parsed, for Scrub
 	log     *slog.Logger
 	invalid bool // the URL does not parse; never started
 
@@ -30,11 +32,11 @@ type pusher struct {
 }
 
 func newPusher(m *Manager, s *hub.Stream, rawURL string) *pusher {
-	p := &pusher{m: m, stream: s}
-	redacted := Redact(rawURL)
+	p := &pusher{m: m, stream: s, url: rawURL}
+	redacted := rtmpclient.Redact(rawURL)
 	p.log = m.log.With("stream", s.Key(), "target", redacted)
 	p.state = State{URL: redacted, Status: StatusConnecting, Since: time.Now()}
-	t, err := parseTarget(rawURL)
+	t, err := rtmpclient.ParseURL(rawURL)
 	if err != nil {
 		p.invalid = true
 		p.state.Status = StatusStopped
@@ -61,7 +63,7 @@ func (p *pusher) setStatus(status Status, err error) {
 		p.state.Status, p.state.Since = status, time.Now()
 	}
 	if err != nil {
-		p.state.LastError = p.target.scrub(err.Error())
+		p.state.LastError = p.target.Scrub(err.Error())
 	}
 }
 
@@ -97,7 +99,7 @@ func (p *pusher) run(ctx context.Context) {
 		attempt++
 		delay := backoff(attempt, cfg.MinBackoff, cfg.MaxBackoff, rand.Int64N)
 		p.setStatus(StatusBackoff, err)
-		p.log.Warn("relay failed; retrying", "error", p.target.scrub(err.Error()), "retry_in", delay.Round(time.Millisecond), "attempt", attempt)
+		p.log.Warn("relay failed; retrying", "error", p.target.Scrub(err.Error()), "retry_in", delay.Round(time.Millisecond), "attempt", attempt)
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
@@ -120,11 +122,11 @@ func (p *pusher) run(ctx context.Context) {
 func (p *pusher) session(ctx context.Context) (_ time.Duration, err error) {
 	cfg := &p.m.cfg
 	p.setStatus(StatusConnecting, nil)
-	conn, err := dialPublish(ctx, p.target, dialOptions{
-		timeout:      cfg.DialTimeout,
-		writeTimeout: cfg.WriteTimeout,
-		chunkSize:    cfg.ChunkSize,
-		tls:          cfg.tlsConfig(p.target.Host),
+	conn, err := rtmpclient.Dial(ctx, p.url, rtmpclient.Options{
+		Timeout:      cfg.DialTimeout,
+		WriteTimeout: cfg.WriteTimeout,
+		ChunkSize:    cfg.ChunkSize,
+		TLS:          cfg.tlsConfig(p.target.Host),
 	})
 	if err != nil {
 		if ctx.Err() != nil {

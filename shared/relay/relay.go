@@ -2,21 +2,21 @@
 // Twitch, another livestack region...). A channel lists its targets
 // (channel.Channel.Relay); when its stream starts, the Manager runs one pusher
 // per target. A pusher reads the stream from the hub through its own internal
-// subscriber and publishes it to the target over RTMP or RTMPS (go-rtmp's
-// handshake, chunk stream and message codec on a connection this package owns,
-// so every step has a deadline; see publishConn). Timestamps are rebased so
-// the target sees its stream start at 0. On any failure the pusher closes,
-// waits with exponential backoff and jitter, and starts again from a fresh
-// subscription (so the target restarts on a keyframe with the sequence
-// headers). It stops when the stream ends (unpublishing cleanly from the
-// target) or when the Manager closes.
+// subscriber and publishes it to the target with rtmpclient.Conn: every step
+// has a deadline, the publish starts once the target accepted it, and a
+// target that closes or refuses the stream ends the session at once.
+// Timestamps are rebased so the target sees its stream start at 0. On any
+// failure the pusher closes, waits with exponential backoff and jitter, and
+// starts again from a fresh subscription (so the target restarts on a
+// keyframe with the sequence headers). It stops when the stream ends
+// (unpublishing cleanly from the target) or when the Manager closes.
 //
 // A slow or unreachable target never slows the publisher or the viewers: the
 // hub never waits for a subscriber, and drops one that stays behind
 // (hub.ErrTooSlow), which the pusher treats like any other failure.
 //
 // Relay URLs carry the broadcaster's stream key, so logs, errors and stats only
-// ever show them redacted (Redact).
+// ever show them redacted (rtmpclient.Redact, rtmpclient.Target.Scrub).
 package relay
 
 import (
@@ -48,15 +48,14 @@ type Config struct {
 	// WriteTimeout ends a connection whose target accepts no data for this
 	// long. Default 10 s.
 	WriteTimeout time.Duration
-	// ChunkSize is the RTMP chunk size announced to targets. Default 4096.
+	// ChunkSize is the RTMP chunk size announced to targets, at most 16777215.
+	// Default 4096.
 	ChunkSize uint32
 	// TLS configures rtmps targets (for example RootCAs). Nil uses the system
 	// roots. The server name defaults to the URL's host; certificates are always
 	// verified (InsecureSkipVerify here is ignored).
 	TLS *tls.Config
 
-	// insecureSkipVerify disables certificate checks. Tests only.
-	insecureSkipVerify bool
 	// stableAfter is how long a connection must stay live for the backoff to
 	// start again from MinBackoff. Default MaxBackoff.
 	stableAfter time.Duration
@@ -103,7 +102,7 @@ func (c *Config) tlsConfig(host string) *tls.Config {
 	if tc.MinVersion == 0 {
 		tc.MinVersion = tls.VersionTLS12
 	}
-	tc.InsecureSkipVerify = c.insecureSkipVerify // nil RootCAs: the system roots
+	tc.InsecureSkipVerify = false // always verified; nil RootCAs: the system roots
 	return tc
 }
 
@@ -120,7 +119,7 @@ const (
 
 // State is one relay target of a stream, for stats.
 type State struct {
-	// URL is the target with its stream key redacted (Redact).
+	// URL is the target with its stream key redacted (rtmpclient.Redact).
 	URL    string    `json:"url"`
 	Status Status    `json:"status"`
 	Since  time.Time `json:"since"`

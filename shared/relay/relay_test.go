@@ -151,7 +151,7 @@ func TestRelayCloseWaits(t *testing.T) {
 	require.Eventually(t, func() bool {
 		buf := make([]byte, 1<<20)
 		stacks := string(buf[:runtime.Stack(buf, true)])
-		return !strings.Contains(stacks, "shared/relay.(*pusher)") && !strings.Contains(stacks, "shared/relay.(*publishConn)")
+		return !strings.Contains(stacks, "shared/relay.(*pusher)") && !strings.Contains(stacks, "shared/rtmpclient.(*Conn)")
 	}, 2*time.Second, 10*time.Millisecond)
 	// A stream started after Close is ignored.
 	m.StreamStarted(context.Background(), &channel.Channel{ID: "late", Relay: []channel.Relay{{URL: "rtmp://127.0.0.1:1/a/b"}}}, newSource(t).stream)

@@ -1,4 +1,4 @@
-package relay
+package rtmpclient
 
 import (
 	"bufio"
@@ -10,7 +10,6 @@ import (
 	"math"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,7 +20,7 @@ import (
 	"github.com/livestack/livestack/shared/media/flv"
 )
 
-// Chunk stream ids of what the relay sends (RTMP 5.3.1.1: 2 is protocol control).
+// Chunk stream ids of what the client sends (RTMP 5.3.1.1: 2 is protocol control).
 const (
 	csidControl = 2
 	csidCommand = 3
@@ -38,56 +37,84 @@ const (
 	txnCreateStream  = 4
 )
 
-// ErrRefused is wrapped by errors of a target that answered connect or publish
-// with an error (wrong app, bad stream key, stream already live...).
-var ErrRefused = errors.New("target refused")
+// ErrRefused is wrapped by errors of a server that answered connect or publish
+// with an error (wrong app, bad stream key, stream already live...), or that
+// ended an accepted publish with an error status or a close command.
+var ErrRefused = errors.New("server refused")
 
-// dialOptions tune one publish connection.
-type dialOptions struct {
-	timeout      time.Duration // dial through publish confirmation
-	writeTimeout time.Duration
-	chunkSize    uint32
-	tls          *tls.Config // for rtmps
+// Options tune a Conn. Zero values take the documented defaults.
+type Options struct {
+	// Timeout bounds the connection setup: TCP (and TLS) connect, the RTMP
+	// handshake, connect, createStream and publish until the server accepts
+	// (NetStream.Publish.Start). Default 10 s.
+	Timeout time.Duration
+	// WriteTimeout fails the connection when the server takes no data for
+	// this long. Default 10 s.
+	WriteTimeout time.Duration
+	// ChunkSize is the RTMP chunk size announced to the server, at most
+	// 16777215. Default 4096.
+	ChunkSize uint32
+	// TLS configures rtmps URLs, as given. Nil means the system roots and
+	// TLS 1.2 or later; an empty ServerName is the URL's host either way.
+	TLS *tls.Config
 }
 
-// publishConn is one RTMP publish session to a target. It is built from
-// go-rtmp's handshake, chunk streamer and message codec over a net.Conn this
-// package owns, rather than go-rtmp's ClientConn, because ClientConn takes no
-// context or deadline: its handshake has no timeout, its Connect and
-// CreateStream wait forever when a target drops the connection instead of
-// answering (the goroutine leaks), its writes use a fixed 5 s timeout and, once
-// its writer died, can queue silently and then block for good, it discards
-// onStatus (a refused publish shows only as a closed connection) and it never
-// answers pings. Here every step is bounded by a deadline or ctx, the
-// target's statuses are read, and a dead connection ends the session at once.
+func (o *Options) setDefaults() error {
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.ChunkSize == 0 {
+		o.ChunkSize = 4096
+	}
+	if o.ChunkSize > rtmp.MaxChunkSize {
+		return fmt.Errorf("chunk size %d above %d", o.ChunkSize, rtmp.MaxChunkSize)
+	}
+	if o.TLS == nil {
+		o.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return nil
+}
+
+// Conn is one RTMP publish session. It is built from go-rtmp's handshake,
+// chunk streamer and message codec over a net.Conn this package owns, so that
+// every step of the setup is bounded by Options.Timeout and ctx, every write
+// by Options.WriteTimeout, the server's statuses are read (a refused publish
+// is an ErrRefused error naming the status), pings are answered, the server's
+// chunk size is applied, and a dead connection ends the session at once. See
+// the package comment for why go-rtmp's own client is not used.
 //
-// Writes come from one goroutine (the pusher); a reader goroutine answers pings
-// and reports the target closing or sending an error status.
-type publishConn struct {
+// Media comes from one goroutine at a time (WriteTag); a reader goroutine
+// answers pings and watches for the server closing the connection or sending
+// an error status.
+type Conn struct {
 	nc       net.Conn
 	cs       *rtmp.ChunkStreamer
-	t        target
-	opts     dialOptions
+	t        Target
+	opts     Options
 	streamID uint32
 
-	wmu       sync.Mutex // serializes writes: the pusher's media and the reader's pongs
+	wmu       sync.Mutex // serializes writes: media, commands and the reader's pongs
 	closeOnce sync.Once
 
-	failed     chan struct{} // closed when the reader saw the connection end
+	failOnce   sync.Once
+	failed     chan struct{} // closed when the connection failed
 	err        error         // why; set before failed is closed
 	readerDone chan struct{}
 }
 
-// controlConfig bounds what a target can make the chunk streamer hold. Every
+// controlConfig bounds what a server can make the chunk streamer hold. Every
 // field is set: go-rtmp's NewChunkStreamer does not apply its own defaults.
 func controlConfig() *rtmp.StreamControlStateConfig {
 	return &rtmp.StreamControlStateConfig{
 		DefaultChunkSize: rtmp.DefaultChunkSize,
 		MaxChunkSize:     rtmp.MaxChunkSize,
 		MaxChunkStreams:  16,
-		// The relay reads only the target's small control and status messages,
-		// so it never reaches an acknowledgement window (go-rtmp's standalone
-		// chunk streamer cannot send acknowledgements).
+		// A publisher reads only the server's small control and status
+		// messages, so it never reaches an acknowledgement window (go-rtmp's
+		// standalone chunk streamer cannot send acknowledgements).
 		DefaultAckWindowSize:       math.MaxInt32,
 		MaxAckWindowSize:           math.MaxInt32,
 		DefaultBandwidthWindowSize: math.MaxInt32,
@@ -97,19 +124,33 @@ func controlConfig() *rtmp.StreamControlStateConfig {
 	}
 }
 
-// dialPublish connects to t and publishes: TCP (and TLS for rtmps), the RTMP
-// handshake, connect with app and tcUrl, releaseStream, FCPublish,
-// createStream and publish, then waits for NetStream.Publish.Start. All of it
-// is bounded by opts.timeout and ctx.
-func dialPublish(ctx context.Context, t target, opts dialOptions) (_ *publishConn, err error) {
-	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
+// Dial connects to rawURL (rtmp[s]://host[:port]/app/name[?query], see
+// ParseURL) and publishes: TCP (and TLS for rtmps), the RTMP handshake,
+// connect with app and tcUrl, releaseStream, FCPublish, createStream and
+// publish, then waits for NetStream.Publish.Start. All of it is bounded by
+// opts.Timeout and ctx; ctx does not outlive Dial (the Conn lives until
+// Close). A server that answers with an error gives an ErrRefused error.
+// Errors never show the stream name.
+func Dial(ctx context.Context, rawURL string, opts Options) (*Conn, error) {
+	t, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := opts.setDefaults(); err != nil {
+		return nil, fmt.Errorf("dial %s: %w", t.Redacted, err)
+	}
+	return dial(ctx, t, opts)
+}
+
+func dial(ctx context.Context, t Target, opts Options) (_ *Conn, err error) {
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
 
 	nd := &net.Dialer{KeepAlive: 15 * time.Second}
 	var nc net.Conn
 	if t.Scheme == "rtmps" {
-		nc, err = (&tls.Dialer{NetDialer: nd, Config: opts.tls}).DialContext(ctx, "tcp", t.Addr)
+		nc, err = (&tls.Dialer{NetDialer: nd, Config: opts.TLS}).DialContext(ctx, "tcp", t.Addr)
 	} else {
 		nc, err = nd.DialContext(ctx, "tcp", t.Addr)
 	}
@@ -121,7 +162,7 @@ func dialPublish(ctx context.Context, t target, opts dialOptions) (_ *publishCon
 	defer stop()
 	_ = nc.SetDeadline(deadline)
 
-	c := &publishConn{
+	c := &Conn{
 		nc:         nc,
 		t:          t,
 		opts:       opts,
@@ -140,20 +181,20 @@ func dialPublish(ctx context.Context, t target, opts dialOptions) (_ *publishCon
 			}
 		case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 			// The socket deadline and ctx expire together; either may be seen first.
-			err = fmt.Errorf("%w (no answer within %s)", err, opts.timeout)
+			err = fmt.Errorf("%w (no answer within %s)", err, opts.Timeout)
 		}
 		c.abort(true)
 	}()
 	if err := handshake.HandshakeWithServer(nc, nc, &handshake.Config{}); err != nil {
 		return nil, fmt.Errorf("rtmp handshake with %s: %w", t.Addr, err)
 	}
-	c.cs = rtmp.NewChunkStreamer(bufio.NewReaderSize(nc, 4<<10), bufio.NewWriterSize(nc, int(opts.chunkSize)+64), controlConfig())
+	c.cs = rtmp.NewChunkStreamer(bufio.NewReaderSize(nc, 4<<10), bufio.NewWriterSize(nc, int(min(opts.ChunkSize, 64<<10))+64), controlConfig())
 	// Set before anything is scheduled, so the streamer's writer goroutine sees
 	// it; the SetChunkSize message itself fits any chunk size.
-	if err := c.cs.SelfState().SetChunkSize(opts.chunkSize); err != nil {
+	if err := c.cs.SelfState().SetChunkSize(opts.ChunkSize); err != nil {
 		return nil, fmt.Errorf("chunk size: %w", err)
 	}
-	if err := c.write(ctx, csidControl, 0, 0, &message.SetChunkSize{ChunkSize: opts.chunkSize}); err != nil {
+	if err := c.write(ctx, csidControl, 0, 0, &message.SetChunkSize{ChunkSize: opts.ChunkSize}); err != nil {
 		return nil, fmt.Errorf("set chunk size: %w", err)
 	}
 
@@ -168,7 +209,7 @@ func dialPublish(ctx context.Context, t target, opts dialOptions) (_ *publishCon
 		return nil, fmt.Errorf("connect app %q: %w", t.App, err)
 	}
 	if code, desc := statusOf(args); code != "" && code != string(message.NetConnectionConnectCodeSuccess) {
-		return nil, fmt.Errorf("connect app %q: %w: %s", t.App, ErrRefused, t.scrub(joinStatus(code, desc)))
+		return nil, fmt.Errorf("connect app %q: %w: %s", t.App, ErrRefused, t.Scrub(joinStatus(code, desc)))
 	}
 
 	// releaseStream and FCPublish (answered by some servers, ignored by others),
@@ -192,14 +233,14 @@ func dialPublish(ctx context.Context, t target, opts dialOptions) (_ *publishCon
 	}
 	c.streamID = id
 
-	// publish, and wait for the target to accept it.
+	// publish, and wait for the server to accept it.
 	if err := c.command(ctx, c.streamID, "publish", 0, &message.NetStreamPublish{PublishingName: t.Name, PublishingType: "live"}); err != nil {
 		return nil, fmt.Errorf("send publish: %w", err)
 	}
 	for {
 		name, _, args, err := c.readCommand()
 		if err != nil {
-			return nil, fmt.Errorf("publish: waiting for the target's status: %w", err)
+			return nil, fmt.Errorf("publish: waiting for the server's status: %w", err)
 		}
 		if name != "onStatus" {
 			continue
@@ -209,7 +250,7 @@ func dialPublish(ctx context.Context, t target, opts dialOptions) (_ *publishCon
 			break
 		}
 		if isErrorStatus(args) {
-			return nil, fmt.Errorf("publish: %w: %s", ErrRefused, t.scrub(joinStatus(code, desc)))
+			return nil, fmt.Errorf("publish: %w: %s", ErrRefused, t.Scrub(joinStatus(code, desc)))
 		}
 	}
 	if !stop() { // ctx ended just now: the deadline is being expired
@@ -221,7 +262,7 @@ func dialPublish(ctx context.Context, t target, opts dialOptions) (_ *publishCon
 }
 
 // command sends an AMF0 command message.
-func (c *publishConn) command(ctx context.Context, streamID uint32, name string, txn int64, body message.AMFConvertible) error {
+func (c *Conn) command(ctx context.Context, streamID uint32, name string, txn int64, body message.AMFConvertible) error {
 	buf := new(bytes.Buffer)
 	if err := message.EncodeBodyAnyValues(message.NewAMFEncoder(buf, message.EncodingTypeAMF0), body); err != nil {
 		return fmt.Errorf("encode %s: %w", name, err)
@@ -233,21 +274,22 @@ func (c *publishConn) command(ctx context.Context, streamID uint32, name string,
 
 // write queues one message on go-rtmp's chunk streamer. The streamer writes
 // asynchronously; a stalled socket fails at the write deadline, which ends its
-// writer goroutine, and the next write reports it.
-func (c *publishConn) write(ctx context.Context, csid int, streamID, ts uint32, msg message.Message) error {
+// writer goroutine, and the next write reports it and fails the Conn. ctx
+// bounds the wait for the previous message of the same chunk stream.
+func (c *Conn) write(ctx context.Context, csid int, streamID, ts uint32, msg message.Message) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	select {
 	case <-c.cs.Done():
-		if err := c.cs.Err(); err != nil {
-			return fmt.Errorf("write to %s: %w", c.t.Addr, err)
+		err := fmt.Errorf("write to %s: connection closed", c.t.Addr)
+		if cerr := c.cs.Err(); cerr != nil {
+			err = fmt.Errorf("write to %s: %w", c.t.Addr, cerr)
 		}
-		return fmt.Errorf("write to %s: connection closed", c.t.Addr)
+		c.fail(err)
+		return err
 	default:
 	}
-	if c.opts.writeTimeout > 0 {
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.opts.writeTimeout))
-	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 	if err := c.cs.Write(ctx, csid, ts, &rtmp.ChunkMessage{StreamID: streamID, Message: msg}); err != nil {
 		return fmt.Errorf("write to %s: %w", c.t.Addr, err)
 	}
@@ -255,8 +297,10 @@ func (c *publishConn) write(ctx context.Context, csid int, streamID, ts uint32, 
 }
 
 // WriteTag sends one FLV tag body: audio, video, or a script body
-// ("onMetaData" and its object) as @setDataFrame.
-func (c *publishConn) WriteTag(ctx context.Context, typ flv.TagType, ts uint32, data []byte) error {
+// ("onMetaData" and its object) as @setDataFrame. ctx bounds the wait for the
+// previous tag of the same kind to be written out; the socket write itself is
+// bounded by Options.WriteTimeout. Once the Conn failed, WriteTag returns Err.
+func (c *Conn) WriteTag(ctx context.Context, typ flv.TagType, ts uint32, data []byte) error {
 	select {
 	case <-c.failed:
 		return c.err
@@ -272,14 +316,15 @@ func (c *publishConn) WriteTag(ctx context.Context, typ flv.TagType, ts uint32, 
 			Name: "@setDataFrame", Encoding: message.EncodingTypeAMF0, Body: bytes.NewReader(data),
 		})
 	}
-	return nil
+	return fmt.Errorf("write tag: type %d is not audio, video or script", typ)
 }
 
-// Failed is closed when the target closed the connection or sent an error.
-func (c *publishConn) Failed() <-chan struct{} { return c.failed }
+// Failed is closed when the connection failed: the server closed it, sent an
+// error status or a close command, or a write found it dead.
+func (c *Conn) Failed() <-chan struct{} { return c.failed }
 
-// Err is why the connection failed, once Failed is closed.
-func (c *publishConn) Err() error {
+// Err is why the connection failed, once Failed is closed; nil before.
+func (c *Conn) Err() error {
 	select {
 	case <-c.failed:
 		return c.err
@@ -288,12 +333,21 @@ func (c *publishConn) Err() error {
 	}
 }
 
-// Close ends the session. With graceful set it first tells the target the
-// publish ended (FCUnpublish, deleteStream), waiting at most a second;
-// otherwise, or when that fails, the connection is reset, so the target drops
-// the publish at once instead of draining stale data and keeping the stream
-// name taken (which would refuse the reconnect as already live).
-func (c *publishConn) Close(graceful bool) {
+// fail records the first reason the connection failed.
+func (c *Conn) fail(err error) {
+	c.failOnce.Do(func() {
+		c.err = err
+		close(c.failed)
+	})
+}
+
+// Close ends the session and waits for its reader. With graceful set it first
+// tells the server the publish ended (FCUnpublish, deleteStream), waiting at
+// most a second; otherwise, or when that fails, the connection is reset, so
+// the server drops the publish at once instead of draining stale data and
+// keeping the stream name taken (which would refuse a reconnect as already
+// live). Close may be called more than once.
+func (c *Conn) Close(graceful bool) {
 	sent := false
 	if graceful && c.Err() == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -312,7 +366,7 @@ func (c *publishConn) Close(graceful bool) {
 // abort stops the chunk streamer and closes the socket, which ends the
 // streamer's writer goroutine and the reader; reset discards unsent data and
 // sends a TCP reset.
-func (c *publishConn) abort(reset bool) {
+func (c *Conn) abort(reset bool) {
 	c.closeOnce.Do(func() {
 		if c.cs != nil {
 			_ = c.cs.Close()
@@ -330,35 +384,34 @@ func (c *publishConn) abort(reset bool) {
 	})
 }
 
-// readLoop answers pings and watches for the target closing the connection or
+// readLoop answers pings and watches for the server closing the connection or
 // sending an error status, until the connection ends.
-func (c *publishConn) readLoop() {
+func (c *Conn) readLoop() {
 	defer close(c.readerDone)
-	err := func() error {
-		for {
-			name, _, args, err := c.readCommand()
-			if err != nil {
-				return fmt.Errorf("read from %s: %w", c.t.Addr, err)
-			}
-			switch {
-			case name == "onStatus" && isErrorStatus(args):
-				code, desc := statusOf(args)
-				return fmt.Errorf("%w: %s", ErrRefused, c.t.scrub(joinStatus(code, desc)))
-			case name == "close":
-				return fmt.Errorf("%w: target closed the stream", ErrRefused)
-			}
+	for {
+		name, _, args, err := c.readCommand()
+		if err != nil {
+			c.fail(fmt.Errorf("read from %s: %w", c.t.Addr, err))
+			return
 		}
-	}()
-	c.err = err
-	close(c.failed)
+		switch {
+		case name == "onStatus" && isErrorStatus(args):
+			code, desc := statusOf(args)
+			c.fail(fmt.Errorf("%w: %s", ErrRefused, c.t.Scrub(joinStatus(code, desc))))
+			return
+		case name == "close":
+			c.fail(fmt.Errorf("%w: server closed the stream", ErrRefused))
+			return
+		}
+	}
 }
 
 // readCommand reads messages until a command arrives, handling the protocol
 // control messages on the way: chunk size changes and pings.
-func (c *publishConn) readCommand() (name string, txn int64, args []any, err error) {
+func (c *Conn) readCommand() (name string, txn int64, args []any, err error) {
 	defer func() {
 		if r := recover(); r != nil { // go-rtmp's chunk reader panics on some malformed input
-			err = fmt.Errorf("malformed message from target: %v", r)
+			err = fmt.Errorf("malformed message from server: %v", r)
 		}
 	}()
 	var cmsg rtmp.ChunkMessage
@@ -369,11 +422,11 @@ func (c *publishConn) readCommand() (name string, txn int64, args []any, err err
 		switch m := cmsg.Message.(type) {
 		case *message.SetChunkSize:
 			if err := c.cs.PeerState().SetChunkSize(m.ChunkSize); err != nil {
-				return "", 0, nil, fmt.Errorf("target chunk size: %w", err)
+				return "", 0, nil, fmt.Errorf("server chunk size: %w", err)
 			}
 		case *message.UserCtrl:
 			if ping, ok := m.Event.(*message.UserCtrlEventPingRequest); ok {
-				ctx, cancel := context.WithTimeout(context.Background(), c.opts.writeTimeout)
+				ctx, cancel := context.WithTimeout(context.Background(), c.opts.WriteTimeout)
 				err := c.write(ctx, csidControl, 0, 0, &message.UserCtrl{Event: &message.UserCtrlEventPingResponse{Timestamp: ping.Timestamp}})
 				cancel()
 				if err != nil {
@@ -398,8 +451,8 @@ func (c *publishConn) readCommand() (name string, txn int64, args []any, err err
 }
 
 // awaitResult reads until the _result or _error of transaction txn; an _error
-// is returned as an ErrRefused error naming the target's status.
-func (c *publishConn) awaitResult(txn int64) ([]any, error) {
+// is returned as an ErrRefused error naming the server's status.
+func (c *Conn) awaitResult(txn int64) ([]any, error) {
 	for {
 		name, id, args, err := c.readCommand()
 		if err != nil {
@@ -410,59 +463,8 @@ func (c *publishConn) awaitResult(txn int64) ([]any, error) {
 		}
 		if name == "_error" {
 			code, desc := statusOf(args)
-			return nil, fmt.Errorf("%w: %s", ErrRefused, c.t.scrub(joinStatus(code, desc)))
+			return nil, fmt.Errorf("%w: %s", ErrRefused, c.t.Scrub(joinStatus(code, desc)))
 		}
 		return args, nil
 	}
-}
-
-// statusOf finds the code and description of a status object among args (the
-// information object of a _result, _error or onStatus).
-func statusOf(args []any) (code, desc string) {
-	for _, a := range args {
-		obj, ok := a.(map[string]any)
-		if !ok {
-			continue
-		}
-		if s, ok := obj["code"].(string); ok {
-			code = s
-			desc, _ = obj["description"].(string)
-		}
-	}
-	return code, desc
-}
-
-// isErrorStatus reports whether an onStatus carries level "error".
-func isErrorStatus(args []any) bool {
-	for _, a := range args {
-		if obj, ok := a.(map[string]any); ok {
-			if lvl, _ := obj["level"].(string); strings.EqualFold(lvl, "error") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// streamIDOf returns the stream id of a createStream _result (the first number
-// after the command object).
-func streamIDOf(args []any) (uint32, bool) {
-	for _, a := range args {
-		if f, ok := a.(float64); ok && f >= 1 && f <= math.MaxUint32 && f == math.Trunc(f) {
-			return uint32(f), true
-		}
-	}
-	return 0, false
-}
-
-func joinStatus(code, desc string) string {
-	switch {
-	case code == "" && desc == "":
-		return "no status given"
-	case desc == "":
-		return code
-	case code == "":
-		return desc
-	}
-	return code + " (" + desc + ")"
 }
