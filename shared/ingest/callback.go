@@ -75,6 +75,9 @@ func (c *Callback) Unpublish(ctx context.Context, req PublishRequest) error {
 		if _, err = c.ask(ctx, ActionUnpublish, req); err == nil || errors.Is(err, ErrRefused) {
 			return nil
 		}
+		if attempt == 2 {
+			break // no pause after the last attempt
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("unpublish %s: %w", req.ChannelID, ctx.Err())
