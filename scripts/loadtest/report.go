@@ -42,8 +42,9 @@ type inputInfo struct {
 }
 
 type baselineInfo struct {
-	ServerCPUPercent float64 `json:"serverCpuPercent"`
-	ServerRSSMB      float64 `json:"serverRssMB"`
+	ServerCPUPercent  float64 `json:"serverCpuPercent"`
+	ServerRSSMB       float64 `json:"serverRssMB"`
+	HarnessCPUPercent float64 `json:"harnessCpuPercent"` // the publisher's share of the harness
 }
 
 type publisherInfo struct {
@@ -264,7 +265,7 @@ func writeTable(w io.Writer, r *report) {
 		r.Input.File, r.Input.Width, r.Input.Height, r.Input.FPS, r.Input.BitrateKbps, r.Input.LoopSeconds)
 	fmt.Fprintf(w, "merge    %s\n", r.MergeWindow)
 	if b := r.Baseline; b != nil {
-		fmt.Fprintf(w, "baseline server %.1f %% CPU, %.1f MB RSS with the publisher alone\n", b.ServerCPUPercent, b.ServerRSSMB)
+		fmt.Fprintf(w, "baseline server %.1f %% CPU, %.1f MB RSS with the publisher alone (harness %.1f %% CPU)\n", b.ServerCPUPercent, b.ServerRSSMB, b.HarnessCPUPercent)
 	}
 	if q := r.QuietFirstKeyframe; q != nil {
 		fmt.Fprintf(w, "first keyframe, one viewer at a time: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d probes)\n", q.P50, q.P99, q.Max, q.Samples)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -107,7 +108,8 @@ func run(ctx context.Context, cfg config, stdout, log io.Writer) error {
 		env.baseline = b
 		if b.Server {
 			rep.Baseline = &baselineInfo{ServerCPUPercent: math.Round(b.ServerCPUPercent*10) / 10,
-				ServerRSSMB: math.Round(float64(b.ServerRSSKB)/1024*10) / 10}
+				ServerRSSMB:       math.Round(float64(b.ServerRSSKB)/1024*10) / 10,
+				HarnessCPUPercent: math.Round(b.HarnessCPUPercent*10) / 10}
 		}
 	}
 	if cfg.TTFKProbes > 0 {
@@ -117,6 +119,17 @@ func run(ctx context.Context, cfg config, stdout, log io.Writer) error {
 		}
 		rep.QuietFirstKeyframe = &l
 		fmt.Fprintf(log, "loadtest: first keyframe, one viewer at a time: p50 %.2f ms p99 %.2f ms\n", l.P50, l.P99)
+	}
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var stepErr error
 	for i, n := range cfg.steps() {
