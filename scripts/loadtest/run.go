@@ -36,9 +36,10 @@ func run(ctx context.Context, cfg config, stdout, log io.Writer) error {
 
 	env := &stepEnv{cfg: &cfg, log: log, pid: cfg.ServerPID}
 	var push, play string
+	var srv *server
 	switch {
 	case cfg.ServerBin != "":
-		srv, err := startServer(ctx, cfg.ServerBin, cfg.ServerArgs, cfg.MergeWindow, cfg.ServerLog, log)
+		srv, err = startServer(ctx, cfg.ServerBin, cfg.ServerArgs, cfg.MergeWindow, cfg.ServerLog, log)
 		if err != nil {
 			return err
 		}
@@ -153,6 +154,13 @@ func run(ctx context.Context, cfg config, stdout, log io.Writer) error {
 	}
 	rep.HighestHealthy = highestHealthy(rep.Steps)
 	rep.Publisher = publisherInfo{Frames: pub.frames.Load(), LateFrames: pub.late.Load()}
+	if srv != nil && stepErr != nil {
+		select {
+		case <-srv.Exited():
+			stepErr = fmt.Errorf("%w; the server exited (%v), its log ends:\n%s", stepErr, srv.waitErr, tail(srv.logPath, 20))
+		default:
+		}
+	}
 	if errors.Is(stepErr, context.DeadlineExceeded) {
 		stepErr = fmt.Errorf("the run exceeded its bound of %s: %w", cfg.bound(), stepErr)
 	}
