@@ -100,6 +100,7 @@ func (s *Server) streamRaw(conn net.Conn, sub *hub.Subscriber, chunked bool, hea
 		select {
 		case <-s.ctx.Done():
 			err = errShutdown
+			pkts = pkts[:0] // the previous batch was sent: do not send it again
 		default:
 			pkts, err = sub.Read(s.ctx, pkts)
 			if err == context.Canceled {
@@ -171,19 +172,24 @@ func (s *Server) streamWriter(w http.ResponseWriter, sub *hub.Subscriber, header
 	setCORS(h)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	total := int64(0)
 	if _, err := w.Write(header); err != nil {
 		return 0, err
 	}
+	total := int64(len(header))
+	sub.AddBytesOut(len(header))
 	var pkts []*hub.Packet
 	for {
 		var err error
 		pkts, err = sub.Read(s.ctx, pkts)
+		if err == context.Canceled {
+			err = errShutdown
+		}
 		for _, p := range pkts {
 			if _, werr := w.Write(p.FLVTag()); werr != nil {
 				return total, werr
 			}
 			total += int64(len(p.FLVTag()))
+			sub.AddBytesOut(len(p.FLVTag()))
 		}
 		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 		if ferr := rc.Flush(); ferr != nil {

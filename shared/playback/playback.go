@@ -145,6 +145,19 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, merge bool) (
 			return nil, "", false
 		}
 	}
+	if r.Method == http.MethodHead {
+		// Headers only: a HEAD response has no body and takes no viewer slot.
+		if s.cfg.Hub.Stream(key) == nil {
+			httpError(w, http.StatusNotFound, "stream not live")
+			return nil, "", false
+		}
+		h := w.Header()
+		h.Set("Content-Type", "video/x-flv")
+		h.Set("Cache-Control", "no-cache, no-store")
+		setCORS(h)
+		w.WriteHeader(http.StatusOK)
+		return nil, "", false
+	}
 	sub, err := s.cfg.Hub.Subscribe(key, hub.SubscribeOptions{Merge: merge})
 	switch {
 	case errors.Is(err, hub.ErrNotFound):
