@@ -149,7 +149,6 @@ type dechunker struct {
 	br     *bufio.Reader
 	left   int
 	sizes  []int
-	last   bool
 	sawEnd bool
 }
 
