@@ -1,9 +1,9 @@
 package playback
 
 import (
-	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -24,47 +24,53 @@ func (s *Server) handleFLV(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	defer sub.Close()
 	s.wg.Add(1)
-	defer s.wg.Done()
 	s.Counters.FLVViewers.Add(1)
 	s.Counters.FLVSessions.Add(1)
-	defer s.Counters.FLVViewers.Add(-1)
-
 	audio, video := sub.Stream().Tracks()
-	log := s.log.With("stream", key, "remote", remoteIP(r))
+	header := flv.Header(audio, video)
+	remote := remoteIP(r)
 	start := time.Now()
-	var (
-		sent int64
-		err  error
-	)
 	if hj, ok := w.(http.Hijacker); ok && r.ProtoMajor == 1 {
-		var conn net.Conn
-		var brw *bufio.ReadWriter
-		conn, brw, err = hj.Hijack()
+		conn, _, err := hj.Hijack()
 		if err != nil {
-			log.Warn("flv: hijack failed", "error", err)
+			s.finish(sub, key, remote, start, 0, fmt.Errorf("hijack: %w", err))
 			return
 		}
-		defer conn.Close()
 		if tc, ok := conn.(*net.TCPConn); ok && s.cfg.SendBuffer > 0 {
 			_ = tc.SetWriteBuffer(s.cfg.SendBuffer)
 		}
-		_ = brw // nothing buffered to flush: no response bytes were written yet
-		sent, err = s.streamRaw(conn, sub, r.ProtoAtLeast(1, 1), flv.Header(audio, video))
-	} else {
-		sent, err = s.streamWriter(w, sub, flv.Header(audio, video))
+		chunked := r.ProtoAtLeast(1, 1)
+		// The handler returns at once: the viewer is served by a goroutine that
+		// holds only the connection and its hub cursor, not net/http's
+		// per-connection state and deeper stack (about 10 KB per viewer).
+		go func() {
+			defer conn.Close()
+			sent, err := s.streamRaw(conn, sub, chunked, header)
+			s.finish(sub, key, remote, start, sent, err)
+		}()
+		return
 	}
+	sent, err := s.streamWriter(w, sub, header)
+	s.finish(sub, key, remote, start, sent, err)
+}
+
+// finish releases a viewer and records how its session ended.
+func (s *Server) finish(sub *hub.Subscriber, key, remote string, start time.Time, sent int64, err error) {
+	defer s.wg.Done()
+	sub.Close()
+	s.Counters.FLVViewers.Add(-1)
 	s.Counters.FLVBytes.Add(sent)
+	took := time.Since(start).Round(time.Millisecond)
 	switch {
 	case errors.Is(err, hub.ErrTooSlow):
 		s.Counters.FLVTooSlow.Add(1)
-		log.Warn("flv viewer dropped: kept falling behind", "bytes", sent, "duration", time.Since(start).Round(time.Millisecond))
+		s.log.Warn("flv viewer dropped: kept falling behind", "stream", key, "remote", remote, "bytes", sent, "duration", took)
 	case err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, errShutdown):
 		s.Counters.FLVWriteErrors.Add(1)
-		log.Debug("flv viewer left", "reason", err, "bytes", sent, "duration", time.Since(start).Round(time.Millisecond))
+		s.log.Debug("flv viewer left", "stream", key, "remote", remote, "reason", err, "bytes", sent, "duration", took)
 	default:
-		log.Debug("flv viewer done", "reason", err, "bytes", sent)
+		s.log.Debug("flv viewer done", "stream", key, "remote", remote, "reason", err, "bytes", sent, "duration", took)
 	}
 }
 
