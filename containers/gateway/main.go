@@ -52,7 +52,7 @@ func run(args []string) error {
 	callback := fs.String("ingest-callback-url", env("LIVESTACK_INGEST_CALLBACK_URL", ""), "publish authorization endpoint (env LIVESTACK_INGEST_CALLBACK_URL)")
 	advertise := fs.String("advertise", env("LIVESTACK_ADVERTISE_ADDR", ""), "address edges reach this gateway's HTTP on, recorded on sessions (env LIVESTACK_ADVERTISE_ADDR)")
 	region := fs.String("region", env("AWS_REGION", ""), "region recorded on sessions (env AWS_REGION)")
-	merge := fs.Duration("merge-window", envDur("LIVESTACK_MERGE_WINDOW", 20*time.Millisecond), "media batched per viewer write (env LIVESTACK_MERGE_WINDOW)")
+	merge := fs.Duration("merge-window", envDur("LIVESTACK_MERGE_WINDOW", 70*time.Millisecond), "media batched per viewer write (env LIVESTACK_MERGE_WINDOW)")
 	reconnect := fs.Duration("reconnect-window", envDur("LIVESTACK_RECONNECT_WINDOW", 10*time.Second), "how long viewers wait for a dropped publisher (env LIVESTACK_RECONNECT_WINDOW)")
 	if err := fs.Parse(args); err != nil {
 		return err

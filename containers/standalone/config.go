@@ -36,7 +36,7 @@ type config struct {
 
 // DefaultMergeWindow is the server default for batching viewer writes; chosen
 // from the measurements in docs/performance.md.
-const DefaultMergeWindow = 20 * time.Millisecond
+const DefaultMergeWindow = 70 * time.Millisecond
 
 func parseConfig(args []string, getenv func(string) string) (config, error) {
 	var c config

@@ -480,3 +480,20 @@ func TestRelayToSecondInstance(t *testing.T) {
 	resp.Body.Close()
 	require.Contains(t, string(body), "livestack_relays_live 1")
 }
+
+func TestFLVOffChannelIsNotServed(t *testing.T) {
+	fx := media(t)
+	in := testInstance(t, nil)
+	off := false
+	url := in.addChannel(t, "hlsonly", func(c *channel.Channel) { c.Outputs.FLV = &off })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = publishTags(ctx, url, fx, publishOpts{loops: 2}) }()
+	waitFor(t, 5*time.Second, func() bool { s := in.Gateway.Hub.Stream("hlsonly"); return s != nil && s.Live() }, "never live")
+	resp, err := http.Get(in.flvURL("hlsonly"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "the channel turned FLV off")
+	out, err := exec.Command("ffprobe", "-v", "error", "-rw_timeout", "3000000", in.URLs.PushBase+"/stream/hlsonly").CombinedOutput()
+	require.Error(t, err, "RTMP play is refused too: %s", out)
+}

@@ -159,6 +159,11 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, merge bool) (
 		return nil, "", false
 	}
 	sub, err := s.cfg.Hub.Subscribe(key, hub.SubscribeOptions{Merge: merge})
+	if err == nil && !sub.Stream().DirectPlay() {
+		sub.Close()
+		httpError(w, http.StatusNotFound, "HTTP-FLV is off for this channel")
+		return nil, "", false
+	}
 	switch {
 	case errors.Is(err, hub.ErrNotFound):
 		httpError(w, http.StatusNotFound, "stream not live")

@@ -192,7 +192,7 @@ func (h *connHandler) OnPublish(_ *rtmp.StreamContext, _ uint32, cmd *message.Ne
 		return h.refuse(id, err)
 	}
 	ch := grant.Channel
-	opts := hub.PublishOptions{Remote: h.remote, Session: h.session}
+	opts := hub.PublishOptions{Remote: h.remote, Session: h.session, NoDirectPlay: ch != nil && !ch.Outputs.FLVEnabled()}
 	if ch != nil && ch.Delivery.MergeWindowMillis != nil {
 		d := time.Duration(*ch.Delivery.MergeWindowMillis) * time.Millisecond
 		opts.MergeWindow = &d
@@ -377,6 +377,10 @@ func (h *connHandler) OnPlay(sctx *rtmp.StreamContext, _ uint32, cmd *message.Ne
 		}
 	}
 	sub, err := h.srv.cfg.Hub.Subscribe(id, hub.SubscribeOptions{})
+	if err == nil && !sub.Stream().DirectPlay() {
+		sub.Close()
+		err = errors.New("FLV/RTMP output is off for this channel")
+	}
 	if err != nil {
 		h.log.Warn("play refused", "channel", id, "error", err)
 		return fmt.Errorf("play %s: %w", id, err)

@@ -118,6 +118,9 @@ type PublishOptions struct {
 	Remote string
 	// Session is an opaque publish-session id for logs.
 	Session string
+	// NoDirectPlay marks a stream that is not played as-is (FLV/RTMP) by
+	// viewers, only packaged or processed (the channel turned FLV off).
+	NoDirectPlay bool
 }
 
 // Publish starts publishing key. A stream waiting in its reconnect window is

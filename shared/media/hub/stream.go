@@ -60,7 +60,12 @@ type Stream struct {
 	subs      int
 
 	stats streamStats
+
+	noDirectPlay atomic.Bool
 }
+
+// DirectPlay reports whether viewers may play the stream as-is (HTTP-FLV, RTMP).
+func (s *Stream) DirectPlay() bool { return !s.noDirectPlay.Load() }
 
 func newStream(h *Hub, key string) *Stream {
 	s := &Stream{
@@ -99,6 +104,7 @@ func (s *Stream) attach(opts PublishOptions) (*Publisher, error) {
 	if opts.MergeWindow != nil {
 		s.merge = *opts.MergeWindow
 	}
+	s.noDirectPlay.Store(opts.NoDirectPlay)
 	p := &Publisher{s: s, remote: opts.Remote, session: opts.Session}
 	s.publisher = p
 	reconnect := s.anyMedia
