@@ -1,19 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"net/url"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/yutopp/go-rtmp"
-	"github.com/yutopp/go-rtmp/message"
-
 	"github.com/livestack/livestack/shared/media/flv"
+	"github.com/livestack/livestack/shared/rtmpclient"
 )
 
 // publisher pushes the input to the server at the pace of its timestamps,
@@ -92,88 +86,13 @@ func (p *publisher) Run(ctx context.Context) error {
 	}
 }
 
-// Chunk stream ids and chunk size of the media the publisher sends (what OBS uses).
-const (
-	csidData      = 4
-	csidAudio     = 6
-	csidVideo     = 7
-	pushChunkSize = 4096
-)
-
-// rtmpPublish is one publishing connection made with go-rtmp's client.
-type rtmpPublish struct {
-	cc     *rtmp.ClientConn
-	stream *rtmp.Stream
-	stop   func() bool
-}
-
-// dialPublish connects to rtmp://host:port/app/name?query, creates a stream
-// and publishes name?query on it. The connection closes when ctx ends.
-func dialPublish(ctx context.Context, raw string) (*rtmpPublish, error) {
-	u, err := url.Parse(raw)
+// dialPublish connects with the project's RTMP client (shared/rtmpclient): it
+// waits for NetStream.Publish.Start, so a refused publish fails here, and every
+// step has a deadline.
+func dialPublish(ctx context.Context, raw string) (*rtmpclient.Publisher, error) {
+	p, err := rtmpclient.Publish(ctx, raw, rtmpclient.Config{})
 	if err != nil {
-		return nil, err
-	}
-	app, name, ok := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
-	if u.Scheme != "rtmp" || !ok || app == "" || name == "" {
-		return nil, fmt.Errorf("push URL %s is not rtmp://host:port/app/name", redact(raw))
-	}
-	if u.RawQuery != "" {
-		name += "?" + u.RawQuery
-	}
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "1935")
-	}
-	cc, err := rtmp.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "rtmp", addr, &rtmp.ConnConfig{})
-	if err != nil {
-		return nil, fmt.Errorf("publish: dial %s: %w", addr, err)
-	}
-	// go-rtmp's calls take no context: closing the connection unblocks them.
-	p := &rtmpPublish{cc: cc, stop: context.AfterFunc(ctx, func() { cc.Close() })}
-	fail := func(step string, err error) (*rtmpPublish, error) {
-		p.Close()
-		return nil, fmt.Errorf("publish: %s: %w", step, err)
-	}
-	if err := cc.Connect(&message.NetConnectionConnect{Command: message.NetConnectionConnectCommand{
-		App: app, Type: "nonprivate", FlashVer: "FMLE/3.0 (compatible; livestack-loadtest)",
-		TCURL: "rtmp://" + u.Host + "/" + app,
-	}}); err != nil {
-		return fail("connect", err)
-	}
-	if p.stream, err = cc.CreateStream(nil, pushChunkSize); err != nil {
-		return fail("create stream", err)
-	}
-	if err := p.stream.Publish(&message.NetStreamPublish{PublishingName: name, PublishingType: "live"}); err != nil {
-		return fail("publish", err)
+		return nil, fmt.Errorf("publish %s: %w", redact(raw), err)
 	}
 	return p, nil
-}
-
-// WriteTag sends one FLV tag body; a script body goes out as @setDataFrame.
-func (p *rtmpPublish) WriteTag(typ flv.TagType, ts uint32, data []byte) error {
-	if err := p.cc.LastError(); err != nil {
-		return fmt.Errorf("connection closed: %w", err)
-	}
-	var err error
-	switch typ {
-	case flv.TagAudio:
-		err = p.stream.Write(csidAudio, ts, &message.AudioMessage{Payload: bytes.NewReader(data)})
-	case flv.TagVideo:
-		err = p.stream.Write(csidVideo, ts, &message.VideoMessage{Payload: bytes.NewReader(data)})
-	case flv.TagScript:
-		err = p.stream.Write(csidData, ts, &message.DataMessage{Name: "@setDataFrame", Encoding: message.EncodingTypeAMF0, Body: bytes.NewReader(data)})
-	default:
-		err = fmt.Errorf("tag type %d", typ)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s tag: %w", typ, err)
-	}
-	return nil
-}
-
-// Close ends the publish.
-func (p *rtmpPublish) Close() error {
-	p.stop()
-	return p.cc.Close()
 }
