@@ -62,6 +62,9 @@ func ParseURL(raw string) (Target, error) {
 		}
 		port = p
 	}
+	if !validHost(t.Host) {
+		return Target{}, fmt.Errorf("%w: host %q", ErrInvalidURL, t.Host)
+	}
 	t.Addr = net.JoinHostPort(t.Host, port)
 	app, name, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
 	if app == "" || name == "" {
@@ -109,4 +112,23 @@ func (t Target) Scrub(s string) string {
 		}
 	}
 	return s
+}
+
+// validHost accepts DNS names and IP literals: letters, digits, '-', '.', '_'
+// and, for IPv6, ':' and '%' (zone). url.Parse lets through hosts such as "]".
+func validHost(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	if net.ParseIP(strings.SplitN(h, "%", 2)[0]) != nil {
+		return true
+	}
+	for _, c := range h {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
