@@ -49,7 +49,7 @@ func run(args []string) error {
 	httpAddr := fs.String("http-addr", env("LIVESTACK_HTTP_ADDR", ":8080"), "HTTP listen address (env LIVESTACK_HTTP_ADDR)")
 	cert := fs.String("tls-cert", env("LIVESTACK_TLS_CERT", ""), "PEM certificate for RTMPS (env LIVESTACK_TLS_CERT)")
 	key := fs.String("tls-key", env("LIVESTACK_TLS_KEY", ""), "PEM key for RTMPS (env LIVESTACK_TLS_KEY)")
-	callback := fs.String("ingest-callback-url", env("LIVESTACK_INGEST_CALLBACK_URL", ""), "publish authorization endpoint (env LIVESTACK_INGEST_CALLBACK_URL)")
+	callback := fs.String("ingest-callback-url", env("LIVESTACK_INGEST_CALLBACK_URL", os.Getenv("LIVESTACK_INGESTAUTH_URL")), "publish authorization endpoint (env LIVESTACK_INGEST_CALLBACK_URL, or LIVESTACK_INGESTAUTH_URL as the Terraform task definition sets it)")
 	advertise := fs.String("advertise", env("LIVESTACK_ADVERTISE_ADDR", ""), "address edges reach this gateway's HTTP on, recorded on sessions (env LIVESTACK_ADVERTISE_ADDR)")
 	region := fs.String("region", env("AWS_REGION", ""), "region recorded on sessions (env AWS_REGION)")
 	merge := fs.Duration("merge-window", envDur("LIVESTACK_MERGE_WINDOW", 70*time.Millisecond), "media batched per viewer write (env LIVESTACK_MERGE_WINDOW)")
