@@ -497,3 +497,36 @@ func TestFLVOffChannelIsNotServed(t *testing.T) {
 	out, err := exec.Command("ffprobe", "-v", "error", "-rw_timeout", "3000000", in.URLs.PushBase+"/stream/hlsonly").CombinedOutput()
 	require.Error(t, err, "RTMP play is refused too: %s", out)
 }
+
+func TestConnectionAndPublisherLimits(t *testing.T) {
+	fx := media(t)
+	in := testInstance(t, func(c *config) { c.MaxConnections, c.MaxPublishers = 3, 1 })
+	url := in.addChannel(t, "one", nil)
+	in.addChannel(t, "two", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = publishTags(ctx, url, fx, publishOpts{loops: 3}) }()
+	waitFor(t, 5*time.Second, func() bool { s := in.Gateway.Hub.Stream("one"); return s != nil && s.Live() }, "never live")
+
+	// A second publisher is over the publisher limit: refused with its reason.
+	_, err := rtmpclient.Publish(context.Background(), in.pushURL("two", time.Now().Add(time.Hour)), rtmpclient.Config{})
+	require.Error(t, err)
+	waitFor(t, 3*time.Second, func() bool { return in.Gateway.RTMP.Counters.RefusedCount(ingest.ReasonTooManyStreams) == 1 }, "publisher limit not applied")
+
+	// Fill the connection limit (1 publisher + 2 idle), the next one is closed at once.
+	addr := strings.TrimPrefix(in.URLs.PushBase, "rtmp://")
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer c.Close()
+	}
+	waitFor(t, 3*time.Second, func() bool { return in.Gateway.RTMP.Counters.Active.Load() == 3 }, "idle connections not counted")
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_, err = c.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF, "the connection over the limit is closed, not left waiting")
+	require.Equal(t, int64(1), in.Gateway.RTMP.Counters.Rejected.Load())
+	require.True(t, in.Gateway.Hub.Stream("one").Live(), "the live stream is unaffected")
+}
