@@ -103,7 +103,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		Logger: log,
 	}, gateway.Deps{
 		Authorizer: &ingest.Local{Store: st, Signer: signer},
-		Hooks:      relays,
+		Hooks:      rtmpserver.HookList{relays},
 		Metrics:    []metrics.Source{metrics.RelaySource{Manager: relays}},
 		Routes: map[string]http.Handler{
 			"/api/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apiHandler.ServeHTTP(w, r) }),

@@ -27,8 +27,25 @@ import (
 
 // StreamHooks are told about streams the server starts (not about reconnects
 // that continue a stream); the gateway starts relays and packagers from them.
+//
+// StreamStarted is called on the publisher's goroutine before media flows, so
+// it must return quickly: start goroutines for long work and stop them when
+// s.Done() is closed (the stream ended after its reconnect window). ctx ends
+// when the server shuts down.
 type StreamHooks interface {
 	StreamStarted(ctx context.Context, ch *channel.Channel, s *hub.Stream)
+}
+
+// HookList calls each of its hooks in order; nil entries are skipped.
+type HookList []StreamHooks
+
+// StreamStarted implements StreamHooks.
+func (l HookList) StreamStarted(ctx context.Context, ch *channel.Channel, s *hub.Stream) {
+	for _, h := range l {
+		if h != nil {
+			h.StreamStarted(ctx, ch, s)
+		}
+	}
 }
 
 // PlayAuthorizer decides whether an RTMP player may play a channel; query is the
