@@ -1,6 +1,7 @@
-// Package store is livestack's metadata port: channels, publish sessions and a
-// small settings area, behind one interface with two implementations (an
-// embedded database for the standalone build, DynamoDB on AWS).
+// Package store is livestack's metadata port: channels, publish sessions,
+// recordings, API keys and a small settings area, behind one interface with
+// two implementations (an embedded database for the standalone build,
+// DynamoDB on AWS).
 //
 // Implementations are safe for concurrent use, return errors that wrap the
 // sentinels below (test them with errors.Is), and never hand out values that
@@ -87,6 +88,9 @@ type Store interface {
 	GetSetting(ctx context.Context, key string) ([]byte, error)
 	// PutSetting stores value under key, replacing any previous value.
 	PutSetting(ctx context.Context, key string, value []byte) error
+
+	Recordings
+	APIKeys
 
 	// Close releases the store. It is safe to call more than once.
 	Close() error

@@ -59,7 +59,7 @@ func open(path string, timeout time.Duration) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketChannels, bucketSessions, bucketSettings} {
+		for _, b := range [][]byte{bucketChannels, bucketSessions, bucketSettings, bucketRecordings, bucketRecByChannel, bucketRecByTime, bucketAPIKeys, bucketAPIKeyHashes} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("create bucket %s: %w", b, err)
 			}

@@ -58,6 +58,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentAcquireSession", testConcurrentAcquire},
 		{"Settings", testSettings},
 		{"SettingRefusals", testSettingRefusals},
+		{"Recordings", testRecordings},
+		{"RecordingRefusals", testRecordingRefusals},
+		{"ListRecordings", testListRecordings},
+		{"ConcurrentRecordings", testConcurrentRecordings},
+		{"APIKeys", testAPIKeys},
 		{"CanceledContext", testCanceledContext},
 		{"Close", testClose},
 	}
@@ -850,6 +855,12 @@ func testCanceledContext(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListSessions", func() error { _, err := s.ListSessions(ctx); return err }},
 		{"GetSetting", func() error { _, err := s.GetSetting(ctx, "k"); return err }},
 		{"PutSetting", func() error { return s.PutSetting(ctx, "k", []byte("w")) }},
+	}
+	for name, op := range canceledRecordingOps(ctx, s) {
+		cases = append(cases, struct {
+			name string
+			op   func() error
+		}{name, op})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
