@@ -14,3 +14,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 ffmpeg -hide_banner -version | head -1
+
+# Emulators the Go tests start (dynalite for shared/store/dynamostore).
+if command -v npm >/dev/null 2>&1; then
+  (cd scripts/emulators && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "install-test-deps: npm not found; the DynamoDB store tests will skip (fail with LIVESTACK_E2E=1)"
+fi
