@@ -35,9 +35,9 @@ func decodeCursor(cursor string) (string, error) {
 	if len(cursor) > maxCursorLength {
 		return "", fmt.Errorf("%w: %d bytes, longer than any cursor", store.ErrInvalidCursor, len(cursor))
 	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
+	raw, err := decodeCanonical(cursor)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", store.ErrInvalidCursor, err)
+		return "", err
 	}
 	id, ok := strings.CutPrefix(string(raw), cursorPrefix)
 	if !ok {
@@ -77,9 +77,9 @@ func decodeRecCursor(cursor, partition string) (string, error) {
 	if len(cursor) > maxRecCursorLength {
 		return "", fmt.Errorf("%w: %d bytes, longer than any cursor", store.ErrInvalidCursor, len(cursor))
 	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
+	raw, err := decodeCanonical(cursor)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", store.ErrInvalidCursor, err)
+		return "", err
 	}
 	rest, ok := strings.CutPrefix(string(raw), recCursorPrefix)
 	if !ok {
@@ -97,4 +97,18 @@ func decodeRecCursor(cursor, partition string) (string, error) {
 		return "", fmt.Errorf("%w: bad position time", store.ErrInvalidCursor)
 	}
 	return position, nil
+}
+
+// decodeCanonical decodes base64url and refuses any other spelling of the
+// same bytes (the decoder skips '\r' and '\n'), so that one position has
+// one cursor.
+func decodeCanonical(cursor string) ([]byte, error) {
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", store.ErrInvalidCursor, err)
+	}
+	if base64.RawURLEncoding.EncodeToString(raw) != cursor {
+		return nil, fmt.Errorf("%w: not canonical base64url", store.ErrInvalidCursor)
+	}
+	return raw, nil
 }
