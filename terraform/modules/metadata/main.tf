@@ -7,8 +7,9 @@ data "aws_region" "current" {
 ################################################################################
 
 # One table for every entity. The key layout (what goes in pk, sk, gsi1pk...) belongs to the
-# Go store (shared/store/dynamodb); this module only declares the attributes DynamoDB must
-# know: the keys of the table and of the two generic indexes.
+# Go store (shared/store/dynamostore, docs/store.md); this module only declares the attributes
+# DynamoDB must know: the keys of the table and of the two generic indexes. The store's tests
+# create their tables from the same definition and fail if this one drifts from it.
 resource "aws_dynamodb_table" "this" {
   region = var.region
 
@@ -62,7 +63,7 @@ resource "aws_dynamodb_table" "this" {
     projection_type = "ALL"
   }
 
-  # Sessions, live-stream presence and gateway addresses expire by themselves.
+  # Publish sessions expire by themselves (ttl: epoch seconds, the end of the lease).
   ttl {
     attribute_name = "ttl"
     enabled        = true
