@@ -1,0 +1,172 @@
+// Package events is livestack's event port: the control plane's facts about
+// streams and recordings ("Stream Started", "Stream Stopped", "Recording Ready"),
+// published by the gateway (standalone) or the ingestauth function (AWS) and
+// consumed by the scheduler. Two implementations: an in-process Bus for the
+// standalone build and EventBridge for AWS. The JSON details are a public
+// contract documented in docs/events.md; extend them, never rename fields.
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Source is the EventBridge "source" of every livestack event.
+const Source = "livestack"
+
+// Detail types ("detail-type" in EventBridge).
+const (
+	TypeStreamStarted  = "Stream Started"
+	TypeStreamStopped  = "Stream Stopped"
+	TypeRecordingReady = "Recording Ready"
+)
+
+// Event is one event with its decoded detail. Detail is one of *StreamDetail
+// (stream events) or *RecordingDetail.
+type Event struct {
+	// ID is unique per event (EventBridge assigns its own on AWS; the bus sets
+	// one). Consumers must not rely on it for idempotency: duplicates can carry
+	// different ids.
+	ID string `json:"id,omitempty"`
+	// Type is the detail type, one of the Type* constants.
+	Type string `json:"detail-type"`
+	// Source is Source.
+	Source string `json:"source"`
+	// Time is when the event was produced.
+	Time time.Time `json:"time"`
+	// Region is where it was produced (empty in standalone).
+	Region string `json:"region,omitempty"`
+	// Detail is *StreamDetail or *RecordingDetail.
+	Detail any `json:"detail"`
+}
+
+// StreamDetail is the detail of "Stream Started" and "Stream Stopped".
+type StreamDetail struct {
+	// ChannelID is the channel that went live / stopped.
+	ChannelID string `json:"channelId"`
+	// SessionID identifies one publish (one RTMP connection and its reconnects
+	// within the reconnect window on one gateway).
+	SessionID string `json:"sessionId"`
+	// BroadcastID identifies the broadcast: the run of the stream from its
+	// start until it stopped. It is what a worker task is keyed by. Equal to
+	// SessionID today; kept separate so a broadcast can outlive sessions.
+	BroadcastID string `json:"broadcastId"`
+	// Gateway is the address (host:port of the gateway's HTTP listener) the
+	// stream is pulled from.
+	Gateway string `json:"gateway"`
+	// RTMP is the gateway's internal RTMP address (host:port), when known.
+	RTMP string `json:"rtmp,omitempty"`
+	// Region of the gateway; empty in standalone.
+	Region string `json:"region,omitempty"`
+	// StartedAt is when the publish began.
+	StartedAt time.Time `json:"startedAt"`
+	// StoppedAt is set on "Stream Stopped".
+	StoppedAt *time.Time `json:"stoppedAt,omitempty"`
+	// Reason says why a stream stopped ("unpublished", "idle", "kicked"…), optional.
+	Reason string `json:"reason,omitempty"`
+}
+
+// RecordingDetail is the detail of "Recording Ready": a finished recording
+// object in the blob store, indexed in the store.
+type RecordingDetail struct {
+	ChannelID   string `json:"channelId"`
+	BroadcastID string `json:"broadcastId,omitempty"`
+	// RecordingID is the store's recording id.
+	RecordingID string `json:"recordingId"`
+	// Kind is the recording kind ("mp4", "hls", "jpg", "motion"…).
+	Kind string `json:"kind"`
+	// Key is the object key in the blob store (bucket-relative on S3).
+	Key string `json:"key"`
+	// Bucket is the S3 bucket on AWS; empty in standalone.
+	Bucket string `json:"bucket,omitempty"`
+	// ContentType of the object.
+	ContentType string `json:"contentType,omitempty"`
+	// Size in bytes.
+	Size int64 `json:"size"`
+	// StartedAt / EndedAt of the recorded media.
+	StartedAt time.Time `json:"startedAt"`
+	EndedAt   time.Time `json:"endedAt"`
+	// DurationSeconds of the recorded media (0 for images).
+	DurationSeconds float64 `json:"durationSeconds,omitempty"`
+	Region          string  `json:"region,omitempty"`
+}
+
+// Publisher publishes events. Implementations are safe for concurrent use.
+type Publisher interface {
+	// Publish sends the events. An error means at least one event was not
+	// delivered; it wraps the cause.
+	Publish(ctx context.Context, evs ...Event) error
+}
+
+// PublisherFunc adapts a function to Publisher.
+type PublisherFunc func(ctx context.Context, evs ...Event) error
+
+// Publish implements Publisher.
+func (f PublisherFunc) Publish(ctx context.Context, evs ...Event) error { return f(ctx, evs...) }
+
+// Handler consumes one event.
+type Handler func(ctx context.Context, ev Event) error
+
+// StreamStarted builds a "Stream Started" event.
+func StreamStarted(d StreamDetail) Event {
+	return Event{Type: TypeStreamStarted, Source: Source, Time: d.StartedAt, Region: d.Region, Detail: &d}
+}
+
+// StreamStopped builds a "Stream Stopped" event; StoppedAt must be set.
+func StreamStopped(d StreamDetail) Event {
+	t := time.Now()
+	if d.StoppedAt != nil {
+		t = *d.StoppedAt
+	}
+	return Event{Type: TypeStreamStopped, Source: Source, Time: t, Region: d.Region, Detail: &d}
+}
+
+// RecordingReady builds a "Recording Ready" event.
+func RecordingReady(d RecordingDetail) Event {
+	return Event{Type: TypeRecordingReady, Source: Source, Time: d.EndedAt, Region: d.Region, Detail: &d}
+}
+
+// ErrUnknownType is returned by DecodeDetail for a detail type this package
+// does not know.
+var ErrUnknownType = errors.New("unknown event detail type")
+
+// DecodeDetail decodes raw detail JSON of the given detail type into
+// *StreamDetail or *RecordingDetail and checks its required fields.
+func DecodeDetail(detailType string, raw []byte) (any, error) {
+	switch detailType {
+	case TypeStreamStarted, TypeStreamStopped:
+		var d StreamDetail
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return nil, fmt.Errorf("decode %s detail: %w", detailType, err)
+		}
+		if d.ChannelID == "" || d.BroadcastID == "" {
+			return nil, fmt.Errorf("decode %s detail: channelId and broadcastId are required", detailType)
+		}
+		return &d, nil
+	case TypeRecordingReady:
+		var d RecordingDetail
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return nil, fmt.Errorf("decode %s detail: %w", detailType, err)
+		}
+		if d.ChannelID == "" || d.Key == "" {
+			return nil, fmt.Errorf("decode %s detail: channelId and key are required", detailType)
+		}
+		return &d, nil
+	}
+	return nil, fmt.Errorf("%w: %q", ErrUnknownType, detailType)
+}
+
+// Stream returns the stream detail of a stream event, or nil.
+func (e Event) Stream() *StreamDetail {
+	d, _ := e.Detail.(*StreamDetail)
+	return d
+}
+
+// Recording returns the recording detail of a "Recording Ready" event, or nil.
+func (e Event) Recording() *RecordingDetail {
+	d, _ := e.Detail.(*RecordingDetail)
+	return d
+}
