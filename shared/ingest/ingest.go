@@ -37,6 +37,10 @@ type Grant struct {
 	Channel *channel.Channel `json:"channel"`
 	// LeaseUntil is when the publish session lapses unless renewed.
 	LeaseUntil time.Time `json:"leaseUntil"`
+	// Rendition is set when a worker publishes one rendition of Channel under
+	// "{channelId}/{rendition}" (see SplitRendition). Such a publish takes no
+	// session and must not start stream hooks (relays, workers).
+	Rendition string `json:"rendition,omitempty"`
 }
 
 // Authorizer is the publish authorization port.
@@ -65,6 +69,8 @@ const (
 	ReasonUnavailable     = "authorizer_unavailable"
 	ReasonTooManyStreams  = "too_many_streams"
 	ReasonOutputsDisabled = "outputs_disabled"
+	// ReasonSourceOffline: a rendition was published for a channel that is not live.
+	ReasonSourceOffline = "source_offline"
 )
 
 // ErrRefused matches every *Refusal with errors.Is.

@@ -43,6 +43,9 @@ func (l *Local) lease() time.Duration {
 // AuthorizePublish checks the id, the signature, the channel and that the
 // channel is not live elsewhere, then takes the publish session.
 func (l *Local) AuthorizePublish(ctx context.Context, req PublishRequest) (Grant, error) {
+	if id, rend, ok := SplitRendition(req.ChannelID); ok {
+		return l.authorizeRendition(ctx, req, id, rend)
+	}
 	now := l.now()
 	if !channel.ValidID(req.ChannelID) {
 		return Grant{}, Refuse(ReasonInvalidChannel, fmt.Sprintf("%q", req.ChannelID))
@@ -70,6 +73,9 @@ func (l *Local) AuthorizePublish(ctx context.Context, req PublishRequest) (Grant
 
 // Renew re-checks the channel and extends the session's lease.
 func (l *Local) Renew(ctx context.Context, req PublishRequest) (Grant, error) {
+	if id, rend, ok := SplitRendition(req.ChannelID); ok {
+		return l.renewRendition(ctx, id, rend)
+	}
 	now := l.now()
 	ch, err := l.channel(ctx, req.ChannelID, now)
 	if err != nil {
@@ -96,6 +102,9 @@ func (l *Local) Renew(ctx context.Context, req PublishRequest) (Grant, error) {
 
 // Unpublish releases the session.
 func (l *Local) Unpublish(ctx context.Context, req PublishRequest) error {
+	if _, _, ok := SplitRendition(req.ChannelID); ok {
+		return nil // renditions hold no session
+	}
 	if err := l.Store.ReleaseSession(ctx, req.ChannelID, req.SessionID); err != nil {
 		return fmt.Errorf("unpublish %s: %w", req.ChannelID, err)
 	}

@@ -179,7 +179,7 @@ func (h *connHandler) OnPublish(_ *rtmp.StreamContext, _ uint32, cmd *message.Ne
 		Region:     h.srv.cfg.Region,
 		SessionID:  h.session,
 	}
-	if !channel.ValidID(id) {
+	if !ingest.ValidPublishName(id) { // a channel id, or "{channelId}/{rendition}" from a worker
 		return h.refuse(id, ingest.Refuse(ingest.ReasonInvalidChannel, fmt.Sprintf("%q", id)))
 	}
 	if n := h.srv.Counters.Publishers.Load(); n >= int64(h.srv.cfg.MaxPublishers) {
@@ -216,7 +216,8 @@ func (h *connHandler) OnPublish(_ *rtmp.StreamContext, _ uint32, cmd *message.Ne
 	_ = h.conn.SetDeadline(time.Time{})
 	h.log = h.log.With("channel", id)
 	h.log.Info("publish accepted", "resumed", existing != nil)
-	if existing == nil && h.srv.cfg.Hooks != nil && ch != nil {
+	// A worker's rendition starts no hooks: no relays, no workers of its own.
+	if existing == nil && h.srv.cfg.Hooks != nil && ch != nil && grant.Rendition == "" {
 		h.srv.cfg.Hooks.StreamStarted(h.srv.ctx, ch, pub.Stream())
 	}
 	go h.watchPublisher(pub, grant)
