@@ -44,6 +44,10 @@ type Channel struct {
 	Relay       []Relay    `json:"relay"`
 	// PlayAuth requires signed play URLs (CloudFront-style) for this channel.
 	PlayAuth bool `json:"playAuth"`
+	// PushKeyEpoch selects the channel's push signing key (signing.Signer.ForEpoch);
+	// rotating the push key (POST /api/v1/channels/{id}/rotate-key) increments
+	// it, which invalidates every push URL signed before. 0 is the platform key.
+	PushKeyEpoch int64 `json:"pushKeyEpoch,omitempty"`
 	// Delivery holds latency/fan-out tuning; zero values mean "server default".
 	Delivery  Delivery  `json:"delivery"`
 	CreatedAt time.Time `json:"createdAt"`

@@ -81,6 +81,19 @@ func (s *Signer) Verify(channelID, sign string, now time.Time) error {
 	return nil
 }
 
+// ForEpoch returns the signer of a channel's push key epoch (channel.Channel.
+// PushKeyEpoch): epoch 0 is s itself; epoch n > 0 signs with
+// HMAC-SHA256(key, "livestack push key epoch n"), so bumping a channel's epoch
+// invalidates every push URL signed for it before, and no other channel's.
+func (s *Signer) ForEpoch(epoch int64) *Signer {
+	if epoch <= 0 {
+		return s
+	}
+	h := hmac.New(sha256.New, s.key)
+	h.Write([]byte("livestack push key epoch " + strconv.FormatInt(epoch, 10)))
+	return &Signer{key: h.Sum(nil)}
+}
+
 // mac is HMAC-SHA256 over "/stream/{channelID}-{exp}". The message is
 // unambiguous: exp has no '-', so it is whatever follows the last '-'.
 func (s *Signer) mac(channelID string, exp int64) []byte {
