@@ -1,0 +1,141 @@
+// A tiny hls.js player for livestack's browser tests. window.livestack.start(url, opts)
+// plays url and keeps window.livestack.state up to date: currentTime progress,
+// stalls, level switches, the level of every fragment buffered, and latency
+// measured two ways (hls.js's own live-edge estimate, and wall clock against
+// EXT-X-PROGRAM-DATE-TIME). The playwright script (play.mjs) drives it; it
+// works on its own too: open index.html?src=URL&ll=1 in any browser.
+(function () {
+  'use strict';
+
+  const state = {
+    hlsVersion: (window.Hls && window.Hls.version) || '',
+    mseH264AAC: !!(window.MediaSource && MediaSource.isTypeSupported('video/mp4; codecs="avc1.42E01E,mp4a.40.2"')),
+    started: false,
+    startedAt: 0,         // performance.now() of start()
+    firstPlayingMs: 0,    // start() -> currentTime first advanced
+    waiting: 0,           // 'waiting' events after playback began (stalls)
+    levels: [],           // {index, width, height, bitrate, codecs}
+    switches: [],         // LEVEL_SWITCHED: {level, atMs}
+    fragLevels: {},       // level index -> fragments buffered
+    partsBuffered: 0,     // LL-HLS parts buffered
+    errors: [],           // non-fatal hls.js errors (type/details)
+    fatal: '',            // fatal error, if any
+    samples: [],          // see sample()
+    partTarget: 0,
+    partHoldBack: 0,
+    targetLatency: 0,
+  };
+  let hls = null;
+  let video = null;
+  let timer = 0;
+
+  function now() { return performance.now() - state.startedAt; }
+
+  // sample records the playback position and the latency estimates.
+  function sample() {
+    if (!video) return;
+    const s = {
+      atMs: Math.round(now()),
+      currentTime: video.currentTime,
+      paused: video.paused,
+      readyState: video.readyState,
+      bufferedAhead: 0,
+      level: hls ? hls.currentLevel : -1,
+      hlsLatency: null,   // live edge (playlist end incl. parts) - currentTime, s
+      wallLatency: null,  // Date.now() - program date time of currentTime, s
+    };
+    const b = video.buffered;
+    for (let i = 0; i < b.length; i++) {
+      if (b.start(i) <= video.currentTime + 0.1 && b.end(i) >= video.currentTime) {
+        s.bufferedAhead = b.end(i) - video.currentTime;
+      }
+    }
+    if (hls) {
+      if (hls.latency > 0) s.hlsLatency = hls.latency;
+      const d = hls.playingDate;
+      if (d && !isNaN(d.getTime())) s.wallLatency = (Date.now() - d.getTime()) / 1000;
+      if (hls.targetLatency) state.targetLatency = hls.targetLatency;
+    }
+    if (!state.firstPlayingMs && video.currentTime > 0 && !video.paused) {
+      state.firstPlayingMs = s.atMs;
+    }
+    state.samples.push(s);
+    if (state.samples.length > 2400) state.samples.shift();
+    const st = document.getElementById('status');
+    if (st) st.textContent = JSON.stringify(s);
+  }
+
+  function start(url, opts) {
+    opts = opts || {};
+    if (state.started) throw new Error('already started');
+    if (!window.Hls || !Hls.isSupported()) throw new Error('hls.js is not supported in this browser (no MediaSource?)');
+    state.started = true;
+    state.startedAt = performance.now();
+    video = document.getElementById('video');
+    video.addEventListener('waiting', function () { if (state.firstPlayingMs) state.waiting++; });
+    const config = {
+      lowLatencyMode: !!opts.lowLatency,
+      enableWorker: true,
+      backBufferLength: 10,
+      startLevel: typeof opts.startLevel === 'number' ? opts.startLevel : -1,
+      manifestLoadingMaxRetry: 6,
+      levelLoadingMaxRetry: 6,
+      fragLoadingMaxRetry: 6,
+      debug: false,
+    };
+    hls = new Hls(config);
+    const E = Hls.Events;
+    hls.on(E.MANIFEST_PARSED, function (_, data) {
+      state.levels = data.levels.map(function (l, i) {
+        return { index: i, width: l.width, height: l.height, bitrate: l.bitrate, codecs: [l.videoCodec, l.audioCodec].filter(Boolean).join(',') };
+      });
+      video.play().catch(function (e) { state.errors.push('play(): ' + e.message); });
+    });
+    hls.on(E.LEVEL_LOADED, function (_, data) {
+      const d = data.details;
+      if (d.partTarget) state.partTarget = d.partTarget;
+      if (d.partHoldBack) state.partHoldBack = d.partHoldBack;
+    });
+    hls.on(E.LEVEL_SWITCHED, function (_, data) {
+      state.switches.push({ level: data.level, atMs: Math.round(now()) });
+    });
+    hls.on(E.FRAG_BUFFERED, function (_, data) {
+      const f = data.frag;
+      if (f.type !== 'main') return;
+      state.fragLevels[f.level] = (state.fragLevels[f.level] || 0) + 1;
+      if (data.part) state.partsBuffered++;
+    });
+    hls.on(E.ERROR, function (_, data) {
+      const what = data.type + '/' + data.details + (data.response && data.response.code ? ' ' + data.response.code : '') +
+        (data.reason ? ' ' + data.reason : '') + (data.error && data.error.message ? ' ' + data.error.message : '');
+      if (data.fatal) {
+        state.fatal = what;
+      } else if (state.errors.length < 50) {
+        state.errors.push(what);
+      }
+    });
+    hls.loadSource(url);
+    hls.attachMedia(video);
+    timer = setInterval(sample, 200);
+  }
+
+  // setLevel forces a level: 'next' switches at the next fragment boundary
+  // (hls.nextLevel), 'now' flushes the buffer and switches at once
+  // (hls.currentLevel); -1 returns to automatic selection.
+  function setLevel(level, how) {
+    if (!hls) throw new Error('not started');
+    if (how === 'now') hls.currentLevel = level; else hls.nextLevel = level;
+  }
+
+  function stop() {
+    clearInterval(timer);
+    sample();
+    if (hls) hls.destroy();
+    hls = null;
+  }
+
+  window.livestack = { state: state, start: start, setLevel: setLevel, stop: stop, sample: sample };
+
+  const q = new URLSearchParams(location.search);
+  if (q.get('src')) start(q.get('src'), { lowLatency: q.get('ll') === '1' });
+})();

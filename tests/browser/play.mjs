@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+// play.mjs plays an HLS URL with hls.js in headless Chromium (Debian's
+// /usr/bin/chromium, driven by playwright-core) and prints one JSON object on
+// stdout: whether playback advanced, by how much over the window, stalls,
+// startup time, latency (hls.js's live-edge estimate and wall clock against
+// EXT-X-PROGRAM-DATE-TIME), levels, level switches and the level of every
+// fragment buffered. tests/browser/browser_test.go runs it; people can too:
+//
+//   node tests/browser/play.mjs --url http://127.0.0.1:8080/demo/master.m3u8 --low-latency --seconds 10
+//   node tests/browser/play.mjs --url http://127.0.0.1:8080/demo/index.m3u8 --abr
+//
+// The page (page/index.html, page/player.js, hls.js from node_modules) is
+// served by the script itself through request interception on a separate
+// origin (http://player.livestack.test), so the stream is fetched cross-origin
+// as on a real site and the server's CORS headers are exercised; --same-origin
+// serves the page under the stream's own origin instead.
+//
+// Exit status: 0 when the JSON was printed, also when playback failed ("ok"
+// and "error" say how; the caller judges), 2 on bad arguments.
+import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+const usage = `usage: node play.mjs --url URL [--seconds 4] [--low-latency] [--abr] [--timeout 30]
+       [--chromium /usr/bin/chromium] [--same-origin] [--screenshot FILE]`;
+
+let opts;
+try {
+  opts = parseArgs({
+    options: {
+      url: { type: 'string' },
+      seconds: { type: 'string', default: '4' },
+      'low-latency': { type: 'boolean', default: false },
+      abr: { type: 'boolean', default: false },
+      timeout: { type: 'string', default: '30' },
+      chromium: { type: 'string', default: process.env.CHROMIUM || '/usr/bin/chromium' },
+      'same-origin': { type: 'boolean', default: false },
+      screenshot: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  }).values;
+} catch (e) {
+  console.error(e.message + '\n' + usage);
+  process.exit(2);
+}
+if (opts.help || !opts.url) {
+  console.error(usage);
+  process.exit(opts.help ? 0 : 2);
+}
+const seconds = Number(opts.seconds);
+const timeout = Number(opts.timeout);
+if (!(seconds >= 1 && seconds <= 600) || !(timeout >= 1 && timeout <= 600)) {
+  console.error('--seconds and --timeout: want 1-600\n' + usage);
+  process.exit(2);
+}
+
+const log = (...a) => console.error('play.mjs:', ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Files the page loads, by the name it asks for.
+async function pageFiles() {
+  const hlsDist = path.join(path.dirname(require.resolve('hls.js/package.json')), 'dist', 'hls.min.js');
+  return {
+    'index.html': { type: 'text/html', body: await readFile(path.join(here, 'page', 'index.html')) },
+    'player.js': { type: 'text/javascript', body: await readFile(path.join(here, 'page', 'player.js')) },
+    'hls.min.js': { type: 'text/javascript', body: await readFile(hlsDist) },
+  };
+}
+
+function stats(values) {
+  const v = values.filter((x) => typeof x === 'number' && isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const q = (p) => v[Math.min(v.length - 1, Math.max(0, Math.ceil(p * v.length) - 1))];
+  const r = (x) => Math.round(x * 1000) / 1000;
+  return { p50: r(q(0.5)), p90: r(q(0.9)), min: r(v[0]), max: r(v[v.length - 1]), last: r(values.filter((x) => typeof x === 'number').at(-1)), samples: v.length };
+}
+
+const result = {
+  url: opts.url,
+  lowLatency: opts['low-latency'],
+  ok: false,
+  error: '',
+};
+
+async function main() {
+  const { chromium } = await import('playwright-core');
+  const files = await pageFiles();
+  const streamOrigin = new URL(opts.url).origin;
+  const base = opts['same-origin'] ? streamOrigin + '/__livestack_player/' : 'http://player.livestack.test/';
+
+  const browser = await chromium.launch({
+    executablePath: opts.chromium,
+    headless: true,
+    args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required', '--mute-audio', '--disable-gpu', '--disable-dev-shm-usage'],
+    timeout: 30000,
+  });
+  try {
+    result.browser = browser.version();
+    const page = await browser.newPage();
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') log('console.' + m.type() + ':', m.text()); });
+    page.on('pageerror', (e) => log('page error:', e.message));
+    await page.route(base + '**', async (route) => {
+      const name = new URL(route.request().url()).pathname.split('/').pop() || 'index.html';
+      const f = files[name];
+      if (!f) return route.fulfill({ status: 404, body: 'not found' });
+      return route.fulfill({ status: 200, contentType: f.type, body: f.body });
+    });
+    await page.goto(base + 'index.html');
+    const state = () => page.evaluate(() => { window.livestack.sample(); return window.livestack.state; });
+    let s = await state();
+    result.hlsVersion = s.hlsVersion;
+    if (!s.mseH264AAC) throw new Error('this Chromium has no MediaSource support for H.264/AAC (Debian\'s chromium package has it)');
+
+    await page.evaluate(([u, o]) => window.livestack.start(u, o), [opts.url, { lowLatency: opts['low-latency'], startLevel: opts.abr ? 0 : -1 }]);
+
+    // Wait for playback to start.
+    const deadline = Date.now() + timeout * 1000;
+    for (;;) {
+      s = await state();
+      if (s.fatal) throw new Error('hls.js fatal error before playback: ' + s.fatal);
+      if (s.firstPlayingMs) break;
+      if (Date.now() > deadline) throw new Error(`playback did not start within ${timeout} s (levels ${s.levels.length}, fragments ${JSON.stringify(s.fragLevels)}, errors ${JSON.stringify(s.errors.slice(-5))})`);
+      await sleep(100);
+    }
+    result.startupMs = s.firstPlayingMs;
+    log(`playing after ${s.firstPlayingMs} ms`);
+
+    // The measurement window: seconds of wall clock, currentTime must follow.
+    const windows = [];
+    const measure = async (label) => {
+      const a = await state();
+      const t0 = Date.now(), c0 = a.samples.at(-1).currentTime, w0 = a.waiting, from = a.samples.at(-1).atMs;
+      while (Date.now() - t0 < seconds * 1000) {
+        await sleep(200);
+        const x = await state();
+        if (x.fatal) throw new Error(`hls.js fatal error during ${label}: ${x.fatal}`);
+      }
+      const b = await state();
+      const inWin = b.samples.filter((x) => x.atMs >= from);
+      const w = {
+        label,
+        wallSeconds: (Date.now() - t0) / 1000,
+        advancedSeconds: Math.round((b.samples.at(-1).currentTime - c0) * 1000) / 1000,
+        stalls: b.waiting - w0,
+        hlsLatency: stats(inWin.map((x) => x.hlsLatency)),
+        wallClockLatency: stats(inWin.map((x) => x.wallLatency)),
+        bufferedAhead: stats(inWin.map((x) => x.bufferedAhead)),
+      };
+      windows.push(w);
+      log(`${label}: advanced ${w.advancedSeconds} s in ${w.wallSeconds} s, stalls ${w.stalls}, hls.latency p50 ${w.hlsLatency && w.hlsLatency.p50} s, wall-clock latency p50 ${w.wallClockLatency && w.wallClockLatency.p50} s`);
+      return w;
+    };
+
+    await measure('play');
+    if (opts.abr) {
+      s = await state();
+      if (s.levels.length < 2) throw new Error(`the master lists ${s.levels.length} level(s); ABR needs at least 2`);
+      // Force a switch to the level farthest from the one playing, at the next
+      // fragment boundary (hls.nextLevel), then play on it.
+      const cur = s.samples.at(-1).level;
+      const target = cur <= 0 ? s.levels.length - 1 : 0;
+      log(`levels ${JSON.stringify(s.levels.map((l) => l.height + 'p@' + l.bitrate))}; playing level ${cur}, switching to ${target}`);
+      await page.evaluate((t) => window.livestack.setLevel(t, 'next'), target);
+      const until = Date.now() + timeout * 1000;
+      for (;;) {
+        s = await state();
+        if (s.fatal) throw new Error('hls.js fatal error while switching: ' + s.fatal);
+        if (s.switches.some((x) => x.level === target) && (s.fragLevels[target] || 0) > 0) break;
+        if (Date.now() > until) throw new Error(`no switch to level ${target} within ${timeout} s (switches ${JSON.stringify(s.switches)}, fragments per level ${JSON.stringify(s.fragLevels)})`);
+        await sleep(100);
+      }
+      await measure(`after switch to level ${target}`);
+      result.switchTarget = target;
+    }
+    if (opts.screenshot) await page.screenshot({ path: opts.screenshot });
+    s = await state();
+    await page.evaluate(() => window.livestack.stop());
+    Object.assign(result, {
+      windows,
+      advancedSeconds: windows.reduce((a, w) => a + w.advancedSeconds, 0),
+      wallSeconds: windows.reduce((a, w) => a + w.wallSeconds, 0),
+      stalls: windows.reduce((a, w) => a + w.stalls, 0),
+      hlsLatency: windows[0].hlsLatency,
+      wallClockLatency: windows[0].wallClockLatency,
+      targetLatency: s.targetLatency,
+      partTarget: s.partTarget,
+      partHoldBack: s.partHoldBack,
+      partsBuffered: s.partsBuffered,
+      levels: s.levels,
+      switches: s.switches,
+      fragLevels: s.fragLevels,
+      errors: s.errors,
+    });
+    result.ok = windows.every((w) => w.advancedSeconds > 0);
+    if (!result.ok) result.error = 'playback did not advance';
+  } finally {
+    await browser.close();
+  }
+}
+
+try {
+  await main();
+} catch (e) {
+  result.ok = false;
+  result.error = e.message;
+}
+process.stdout.write(JSON.stringify(result) + '\n');
+process.exit(0);
