@@ -27,6 +27,8 @@ var (
 	// ErrSizeMismatch: Put was given a size and the reader yielded a different
 	// number of bytes. Nothing is stored.
 	ErrSizeMismatch = errors.New("blob size mismatch")
+	// ErrInvalidRange: GetRange was given a negative offset.
+	ErrInvalidRange = errors.New("invalid blob range")
 )
 
 // UnknownSize tells Put that the length of the body is not known in advance
@@ -94,6 +96,17 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 	// List returns one page of the objects whose keys start with opts.Prefix.
 	List(ctx context.Context, opts ListOptions) (Page, error)
+}
+
+// RangeGetter is implemented by stores that can read part of an object (both
+// of livestack's do); HTTP handlers use it to answer Range requests without
+// reading the whole object.
+type RangeGetter interface {
+	// GetRange opens length bytes of the object under key from offset on
+	// (length < 0: to the end). The Info describes the whole object (Size is
+	// its full length). An offset at or past the end yields an empty body.
+	// Negative offsets fail with ErrInvalidRange.
+	GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, Info, error)
 }
 
 // ListLimit returns the page size that List uses for a requested limit.

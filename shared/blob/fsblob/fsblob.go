@@ -60,7 +60,10 @@ type Store struct {
 	root *os.Root
 }
 
-var _ blob.Store = (*Store)(nil)
+var (
+	_ blob.Store       = (*Store)(nil)
+	_ blob.RangeGetter = (*Store)(nil)
+)
 
 // New opens (creating it if needed) the store rooted at dir.
 func New(dir string) (*Store, error) {
@@ -248,6 +251,34 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, blob.Info, 
 	return f, info, nil
 }
 
+// GetRange implements blob.RangeGetter.
+func (s *Store) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, blob.Info, error) {
+	if offset < 0 {
+		return nil, blob.Info{}, fmt.Errorf("fsblob: get %q: %w: offset %d", key, blob.ErrInvalidRange, offset)
+	}
+	rc, info, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, blob.Info{}, err
+	}
+	f := rc.(*os.File)
+	if offset > info.Size {
+		offset = info.Size
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		_ = f.Close()
+		return nil, blob.Info{}, fmt.Errorf("fsblob: get %q: seek: %w", key, err)
+	}
+	if length < 0 || offset+length > info.Size {
+		length = info.Size - offset
+	}
+	return limitedFile{Reader: io.LimitReader(f, length), Closer: f}, info, nil
+}
+
+type limitedFile struct {
+	io.Reader
+	io.Closer
+}
+
 // Stat implements blob.Store.
 func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
 	if err := validKey(key); err != nil {
@@ -335,7 +366,7 @@ func (s *Store) List(ctx context.Context, opts blob.ListOptions) (blob.Page, err
 	var items []blob.Info
 	err := fs.WalkDir(s.root.FS(), base, func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if name == base && errors.Is(err, fs.ErrNotExist) {
+			if name == base && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) {
 				return fs.SkipAll
 			}
 			return err
@@ -385,7 +416,7 @@ func notFound(err error) error {
 // validKey applies blob.ValidateKey and, as a second line behind it and the
 // os.Root, checks that the key is a local path on this operating system.
 func validKey(key string) error {
-	if err := validKey(key); err != nil {
+	if err := blob.ValidateKey(key); err != nil {
 		return err
 	}
 	if !filepath.IsLocal(filepath.FromSlash(key)) {

@@ -1,0 +1,78 @@
+package fsblob_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/livestack/livestack/shared/blob"
+	"github.com/livestack/livestack/shared/blob/blobtest"
+	"github.com/livestack/livestack/shared/blob/fsblob"
+)
+
+func newStore(t *testing.T) blob.Store {
+	s, err := fsblob.New(t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestContract(t *testing.T) {
+	blobtest.Run(t, newStore, blobtest.Options{})
+}
+
+// Objects are plain files under objects/, so tools can play them in place.
+func TestLayoutAndSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	s, err := fsblob.New(dir)
+	require.NoError(t, err)
+	defer s.Close()
+	ctx := context.Background()
+	require.NoError(t, s.Put(ctx, "recordings/ch/1.mp4", strings.NewReader("mp4"), 3, ""))
+	b, err := os.ReadFile(filepath.Join(dir, "objects", "recordings", "ch", "1.mp4"))
+	require.NoError(t, err)
+	assert.Equal(t, "mp4", string(b))
+
+	// A symlink planted inside the root that points outside is not followed.
+	outside := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o600))
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "objects", "link")))
+	_, _, err = s.Get(ctx, "link/secret")
+	assert.Error(t, err)
+	err = s.Put(ctx, "link/planted", strings.NewReader("x"), 1, "")
+	assert.Error(t, err)
+	_, err = os.Stat(filepath.Join(outside, "planted"))
+	assert.True(t, os.IsNotExist(err), "nothing written outside the root")
+
+	// Deleting the last object prunes its empty directories.
+	require.NoError(t, s.Delete(ctx, "recordings/ch/1.mp4"))
+	_, err = os.Stat(filepath.Join(dir, "objects", "recordings"))
+	assert.True(t, os.IsNotExist(err))
+}
+
+// New removes temporary files a crashed Put left behind, but only old ones.
+func TestStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	s, err := fsblob.New(dir)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	old := filepath.Join(dir, "tmp", "old")
+	fresh := filepath.Join(dir, "tmp", "fresh")
+	require.NoError(t, os.WriteFile(old, []byte("x"), 0o644))
+	require.NoError(t, os.WriteFile(fresh, []byte("x"), 0o644))
+	past := time.Now().Add(-2 * time.Hour)
+	require.NoError(t, os.Chtimes(old, past, past))
+	s, err = fsblob.New(dir)
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = os.Stat(old)
+	assert.True(t, os.IsNotExist(err))
+	_, err = os.Stat(fresh)
+	assert.NoError(t, err)
+}
