@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium) # tests/browser: hls.js in headless Chromium
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "install-test-deps: apt-get install ${need_apt[*]}"
@@ -18,6 +19,7 @@ ffmpeg -hide_banner -version | head -1
 # Emulators the Go tests start (dynalite for shared/store/dynamostore).
 if command -v npm >/dev/null 2>&1; then
   (cd scripts/emulators && npm ci --no-audit --no-fund --loglevel=error)
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) # playwright-core, hls.js
 else
   echo "install-test-deps: npm not found; the DynamoDB store tests will skip (fail with LIVESTACK_E2E=1)"
 fi
