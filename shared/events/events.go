@@ -14,8 +14,17 @@ import (
 	"time"
 )
 
-// Source is the EventBridge "source" of every livestack event.
-const Source = "livestack"
+// Event sources. Every livestack source starts with SourcePrefix, which the
+// EventBridge rules of terraform/modules/events match (event_source_prefix);
+// the part after it names the producer.
+const (
+	SourcePrefix     = "livestack."
+	SourceGateway    = "livestack.gateway"    // gateway hooks, standalone
+	SourceIngestAuth = "livestack.ingestauth" // the ingestauth function
+	SourceWorker     = "livestack.worker"     // workers (Recording Ready)
+	// Source is the default source of events built here.
+	Source = SourceGateway
+)
 
 // Detail types ("detail-type" in EventBridge).
 const (
@@ -169,4 +178,18 @@ func (e Event) Stream() *StreamDetail {
 func (e Event) Recording() *RecordingDetail {
 	d, _ := e.Detail.(*RecordingDetail)
 	return d
+}
+
+// FromEnvelope builds an Event from the fields of an EventBridge envelope (as
+// a Lambda receives it), decoding the detail of known types. Sources outside
+// SourcePrefix are refused: only livestack producers may start workers.
+func FromEnvelope(id, source, detailType, region string, t time.Time, detail []byte) (Event, error) {
+	if len(source) < len(SourcePrefix) || source[:len(SourcePrefix)] != SourcePrefix {
+		return Event{}, fmt.Errorf("event %s: source %q is not a livestack source", id, source)
+	}
+	d, err := DecodeDetail(detailType, detail)
+	if err != nil {
+		return Event{}, fmt.Errorf("event %s: %w", id, err)
+	}
+	return Event{ID: id, Type: detailType, Source: source, Time: t, Region: region, Detail: d}, nil
 }
