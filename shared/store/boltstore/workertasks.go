@@ -1,0 +1,102 @@
+package boltstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/livestack/livestack/shared/store"
+)
+
+var _ store.WorkerTasks = (*Store)(nil)
+
+var bucketWorkerTasks = []byte("workertasks")
+
+func workerTaskKey(channelID, broadcastID string) []byte {
+	return []byte(channelID + "\x00" + broadcastID)
+}
+
+// CreateWorkerTask implements store.WorkerTasks.
+func (s *Store) CreateWorkerTask(ctx context.Context, t store.WorkerTask) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("create worker task: %w", err)
+	}
+	if err := t.Validate(); err != nil {
+		return fmt.Errorf("create worker task: %w", err)
+	}
+	t.Version = 1
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketWorkerTasks)
+		if err != nil {
+			return err
+		}
+		k := workerTaskKey(t.ChannelID, t.BroadcastID)
+		if exists(b, k) {
+			return store.ErrExists
+		}
+		return putJSON(b, k, t)
+	})
+	if err != nil {
+		return fmt.Errorf("create worker task %s/%s: %w", t.ChannelID, t.BroadcastID, err)
+	}
+	return nil
+}
+
+// GetWorkerTask implements store.WorkerTasks.
+func (s *Store) GetWorkerTask(ctx context.Context, channelID, broadcastID string) (store.WorkerTask, error) {
+	var t store.WorkerTask
+	if err := ctx.Err(); err != nil {
+		return t, fmt.Errorf("get worker task: %w", err)
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketWorkerTasks)
+		if b == nil {
+			return store.ErrNotFound
+		}
+		v := b.Get(workerTaskKey(channelID, broadcastID))
+		if v == nil {
+			return store.ErrNotFound
+		}
+		return json.Unmarshal(v, &t)
+	})
+	if err != nil {
+		return store.WorkerTask{}, fmt.Errorf("get worker task %s/%s: %w", channelID, broadcastID, err)
+	}
+	return t, nil
+}
+
+// UpdateWorkerTask implements store.WorkerTasks.
+func (s *Store) UpdateWorkerTask(ctx context.Context, t store.WorkerTask) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("update worker task: %w", err)
+	}
+	if err := t.Validate(); err != nil {
+		return fmt.Errorf("update worker task: %w", err)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketWorkerTasks)
+		if b == nil {
+			return store.ErrNotFound
+		}
+		k := workerTaskKey(t.ChannelID, t.BroadcastID)
+		v := b.Get(k)
+		if v == nil {
+			return store.ErrNotFound
+		}
+		var cur store.WorkerTask
+		if err := json.Unmarshal(v, &cur); err != nil {
+			return err
+		}
+		if cur.Version != t.Version {
+			return fmt.Errorf("%w: version %d, stored %d", store.ErrConflict, t.Version, cur.Version)
+		}
+		t.Version++
+		return putJSON(b, k, t)
+	})
+	if err != nil {
+		return fmt.Errorf("update worker task %s/%s: %w", t.ChannelID, t.BroadcastID, err)
+	}
+	return nil
+}
