@@ -32,6 +32,9 @@ type config struct {
 	LogFormat        string
 	Demo             bool
 	DebugAddr        string
+	// CMAFMode is "ll" (LL-HLS: parts, blocking reload) or "cdn" (whole segments only).
+	CMAFMode     string
+	PartDuration time.Duration
 }
 
 // DefaultMergeWindow is the server default for batching viewer writes; chosen
@@ -82,6 +85,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	level := fs.String("log-level", env("LIVESTACK_LOG_LEVEL", "info"), "debug, info, warn or error (env LIVESTACK_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LIVESTACK_LOG_FORMAT", "text"), "text or json (env LIVESTACK_LOG_FORMAT)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("LIVESTACK_DEBUG_ADDR", ""), "serve /debug/pprof on this address (keep it private, e.g. 127.0.0.1:6060); off when empty (env LIVESTACK_DEBUG_ADDR)")
+	fs.StringVar(&c.CMAFMode, "cmaf-mode", env("LIVESTACK_CMAF_MODE", "ll"), "ll (LL-HLS with parts and blocking reload) or cdn (CDN-cacheable, whole segments only); see docs/hls.md (env LIVESTACK_CMAF_MODE)")
+	fs.DurationVar(&c.PartDuration, "hls-part-duration", envDur("LIVESTACK_HLS_PART_DURATION", 200*time.Millisecond), "LL-HLS part target (env LIVESTACK_HLS_PART_DURATION)")
 	fs.BoolVar(&c.Demo, "demo", env("LIVESTACK_DEMO", "") == "1", "create (or reuse) the channel \"demo\" and print its URLs (env LIVESTACK_DEMO=1)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -92,6 +97,12 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("-log-format: must be text or json, got %q", c.LogFormat)
+	}
+	if c.CMAFMode != "ll" && c.CMAFMode != "cdn" {
+		return c, fmt.Errorf("-cmaf-mode: must be ll or cdn, got %q", c.CMAFMode)
+	}
+	if c.PartDuration < 50*time.Millisecond || c.PartDuration > 2*time.Second {
+		return c, fmt.Errorf("-hls-part-duration: must be 50ms-2s, got %s", c.PartDuration)
 	}
 	if c.MergeWindow < 0 || c.MergeWindow > time.Second {
 		return c, fmt.Errorf("-merge-window: must be 0-1s, got %s", c.MergeWindow)

@@ -20,6 +20,8 @@ import (
 	"github.com/livestack/livestack/shared/gateway"
 	"github.com/livestack/livestack/shared/httpapi"
 	"github.com/livestack/livestack/shared/ingest"
+	"github.com/livestack/livestack/shared/media/cmaf"
+	"github.com/livestack/livestack/shared/media/hls"
 	"github.com/livestack/livestack/shared/media/hub"
 	"github.com/livestack/livestack/shared/metrics"
 	"github.com/livestack/livestack/shared/relay"
@@ -74,6 +76,10 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 	defer st.Close()
 
 	relays := relay.New(relay.Config{Logger: log})
+	packagers := hls.NewManager(hls.ManagerConfig{
+		CMAF:   cmaf.Config{CDN: cfg.CMAFMode == "cdn", PartDuration: cfg.PartDuration},
+		Logger: log,
+	})
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -103,8 +109,9 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		Logger: log,
 	}, gateway.Deps{
 		Authorizer: &ingest.Local{Store: st, Signer: signer},
-		Hooks:      rtmpserver.HookList{relays},
-		Metrics:    []metrics.Source{metrics.RelaySource{Manager: relays}},
+		Hooks:      rtmpserver.HookList{relays, packagers},
+		Metrics:    []metrics.Source{metrics.RelaySource{Manager: relays}, packagers},
+		Packagers:  []gateway.PlaybackRoutes{packagers},
 		Routes: map[string]http.Handler{
 			"/api/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apiHandler.ServeHTTP(w, r) }),
 		},

@@ -51,6 +51,14 @@ type Deps struct {
 	Routes map[string]http.Handler
 	// Metrics are extra metric sources.
 	Metrics []metrics.Source
+	// Packagers add playback routes (HLS, CMAF, DASH under /{channel}/...) to the
+	// playback mux, with the hub and the play authorizer.
+	Packagers []PlaybackRoutes
+}
+
+// PlaybackRoutes registers playback handlers next to HTTP-FLV.
+type PlaybackRoutes interface {
+	RegisterPlayback(mux *http.ServeMux, h *hub.Hub, auth playback.Authorizer)
 }
 
 // Gateway is a running media gateway.
@@ -120,6 +128,9 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	g.Playback = playback.New(playback.Config{Hub: g.Hub, Authorize: deps.PlayAuth, WriteTimeout: cfg.PlayWriteTimeout, SendBuffer: cfg.PlaySendBuffer, Logger: cfg.Logger})
 	g.mux = http.NewServeMux()
 	g.Playback.Register(g.mux)
+	for _, p := range deps.Packagers {
+		p.RegisterPlayback(g.mux, g.Hub, deps.PlayAuth)
+	}
 	g.mux.HandleFunc("GET /healthz", g.healthz)
 	srcs := append([]metrics.Source{metrics.HubSource{Hub: g.Hub}, metrics.RTMPSource{Server: g.RTMP}, metrics.PlaybackSource{Server: g.Playback}}, deps.Metrics...)
 	g.mux.Handle("GET /metrics", metrics.Handler(srcs...))

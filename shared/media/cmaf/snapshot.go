@@ -1,0 +1,244 @@
+package cmaf
+
+import (
+	"strconv"
+	"sync"
+	"time"
+)
+
+// streamInfo describes the current codec configuration and its init segment.
+type streamInfo struct {
+	codecs        string
+	width, height int
+	fps           float64
+	gen           int
+	init          []byte
+}
+
+// snapshot is the immutable servable state after one change (a part, a segment,
+// the end). next is closed when a newer snapshot replaces it: blocking requests
+// wait on it.
+type snapshot struct {
+	next      chan struct{}
+	cfg       *Config
+	token     string
+	info      *streamInfo
+	inits     map[int][]byte // init segments by generation, for segments still listed
+	done      []*segment
+	discSeq   uint64
+	open      *segment // copy of the open segment (parts so far), nil between segments
+	ended     bool
+	targetDur int
+	bitrate   int64
+
+	once     sync.Once
+	playlist []byte
+}
+
+func (s *snapshot) clone() *snapshot {
+	return &snapshot{next: make(chan struct{}), cfg: s.cfg, token: s.token, info: s.info, inits: s.inits,
+		done: s.done, discSeq: s.discSeq, open: s.open, ended: s.ended, targetDur: s.targetDur, bitrate: s.bitrate}
+}
+
+// swap publishes s in place of old (p.mu held).
+func (p *Packager) swap(old, s *snapshot) {
+	if s.info != nil && (s.inits == nil || s.inits[s.info.gen] == nil) {
+		inits := make(map[int][]byte, len(s.inits)+1)
+		for g, b := range s.inits {
+			inits[g] = b
+		}
+		inits[s.info.gen] = s.info.init
+		s.inits = inits
+	}
+	p.snap.Store(s)
+	close(old.next)
+}
+
+// publish makes the writer's state visible to the HTTP side.
+func (p *Packager) publish(ended bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.snap.Load()
+	s := old.clone()
+	s.done = p.done // p.done is only ever replaced or appended to past len(s.done)
+	s.done = s.done[:len(s.done):len(s.done)]
+	s.discSeq = p.discSeq
+	s.targetDur = p.targetSeconds
+	s.bitrate = p.maxBitrate
+	if p.cur != nil && len(p.cur.parts) > 0 {
+		c := *p.cur
+		c.parts = c.parts[:len(c.parts):len(c.parts)]
+		s.open = &c
+	} else {
+		s.open = nil
+	}
+	s.ended = ended || old.ended
+	p.swap(old, s)
+}
+
+// ready reports whether anything can be played.
+func (s *snapshot) ready() bool {
+	return s.info != nil && (len(s.done) > 0 || s.open != nil)
+}
+
+// nextMSN is the media sequence number of the open (or next) segment, and the
+// number of its parts available.
+func (s *snapshot) edge() (msn uint64, parts int) {
+	if s.open != nil {
+		return s.open.msn, len(s.open.parts)
+	}
+	if n := len(s.done); n > 0 {
+		return s.done[n-1].msn + 1, 0
+	}
+	return 0, 0
+}
+
+// window returns the listed segments and the discontinuity sequence of the first.
+func (s *snapshot) window() ([]*segment, uint64) {
+	segs, disc := s.done, s.discSeq
+	if n := len(segs) - s.cfg.ListSize; n > 0 {
+		for _, x := range segs[:n] {
+			if x.disc {
+				disc++
+			}
+		}
+		segs = segs[n:]
+	}
+	return segs, disc
+}
+
+func (s *snapshot) segName(b []byte, msn uint64) []byte {
+	b = append(b, 'c')
+	b = append(b, s.token...)
+	b = append(b, '-')
+	return strconv.AppendUint(b, msn, 10)
+}
+
+func (s *snapshot) initName(b []byte, gen int) []byte {
+	b = append(b, "init"...)
+	b = append(b, s.token...)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, int64(gen), 10)
+	return append(b, ".mp4"...)
+}
+
+func appendSeconds(b []byte, d time.Duration) []byte {
+	return strconv.AppendFloat(b, d.Seconds(), 'f', 3, 64)
+}
+
+// mediaPlaylist renders the (LL-)HLS media playlist once per snapshot.
+func (s *snapshot) mediaPlaylist() []byte {
+	s.once.Do(func() { s.playlist = s.renderPlaylist() })
+	return s.playlist
+}
+
+func (s *snapshot) renderPlaylist() []byte {
+	segs, disc := s.window()
+	ll := !s.cfg.CDN
+	b := make([]byte, 0, 1024+len(segs)*200)
+	b = append(b, "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-TARGETDURATION:"...)
+	b = strconv.AppendInt(b, int64(s.targetDur), 10)
+	b = append(b, '\n')
+	if ll {
+		pt := s.cfg.PartDuration
+		b = append(b, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK="...)
+		b = appendSeconds(b, 3*pt)
+		b = append(b, "\n#EXT-X-PART-INF:PART-TARGET="...)
+		b = appendSeconds(b, pt)
+		b = append(b, '\n')
+	}
+	first := uint64(0)
+	if len(segs) > 0 {
+		first = segs[0].msn
+	} else if s.open != nil {
+		first = s.open.msn
+	}
+	b = append(b, "#EXT-X-MEDIA-SEQUENCE:"...)
+	b = strconv.AppendUint(b, first, 10)
+	b = append(b, "\n#EXT-X-DISCONTINUITY-SEQUENCE:"...)
+	b = strconv.AppendUint(b, disc, 10)
+	b = append(b, '\n')
+	gen := -1
+	// LL-HLS lists the parts of the segments within the last 3 target durations.
+	partsFrom := len(segs) - 2
+	writeSeg := func(sg *segment, idx int, complete bool) {
+		if sg.disc {
+			b = append(b, "#EXT-X-DISCONTINUITY\n"...)
+		}
+		if sg.initGen != gen {
+			gen = sg.initGen
+			b = append(b, "#EXT-X-MAP:URI=\""...)
+			b = s.initName(b, gen)
+			b = append(b, "\"\n"...)
+		}
+		b = append(b, "#EXT-X-PROGRAM-DATE-TIME:"...)
+		b = sg.pdt.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+		b = append(b, '\n')
+		if ll && (idx >= partsFrom || !complete) {
+			for i, pt := range sg.parts {
+				b = append(b, "#EXT-X-PART:DURATION="...)
+				b = appendSeconds(b, pt.duration)
+				b = append(b, ",URI=\""...)
+				b = s.segName(b, sg.msn)
+				b = append(b, '.')
+				b = strconv.AppendInt(b, int64(i), 10)
+				b = append(b, ".m4s\""...)
+				if pt.independent {
+					b = append(b, ",INDEPENDENT=YES"...)
+				}
+				b = append(b, '\n')
+			}
+		}
+		if complete {
+			b = append(b, "#EXTINF:"...)
+			b = appendSeconds(b, sg.duration)
+			b = append(b, ",\n"...)
+			b = s.segName(b, sg.msn)
+			b = append(b, ".m4s\n"...)
+		}
+	}
+	for i, sg := range segs {
+		writeSeg(sg, i, true)
+	}
+	if s.open != nil && ll {
+		writeSeg(s.open, len(segs), false)
+	}
+	if s.ended {
+		b = append(b, "#EXT-X-ENDLIST\n"...)
+	} else if ll {
+		msn, n := s.edge()
+		b = append(b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\""...)
+		b = s.segName(b, msn)
+		b = append(b, '.')
+		b = strconv.AppendInt(b, int64(n), 10)
+		b = append(b, ".m4s\"\n"...)
+	}
+	return b
+}
+
+// multivariant renders the master playlist.
+func (s *snapshot) multivariant() []byte {
+	i := s.info
+	bw := s.bitrate
+	if bw <= 0 {
+		bw = 1_000_000
+	}
+	b := make([]byte, 0, 256)
+	b = append(b, "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:BANDWIDTH="...)
+	b = strconv.AppendInt(b, bw, 10)
+	b = append(b, ",CODECS=\""...)
+	b = append(b, i.codecs...)
+	b = append(b, '"')
+	if i.width > 0 {
+		b = append(b, ",RESOLUTION="...)
+		b = strconv.AppendInt(b, int64(i.width), 10)
+		b = append(b, 'x')
+		b = strconv.AppendInt(b, int64(i.height), 10)
+	}
+	if i.fps > 0 {
+		b = append(b, ",FRAME-RATE="...)
+		b = strconv.AppendFloat(b, i.fps, 'f', 3, 64)
+	}
+	b = append(b, "\nmedia.m3u8\n"...)
+	return b
+}

@@ -1,0 +1,279 @@
+package hls
+
+// This file is a small MPEG-TS muxer for H.264 + AAC. mediacommon's mpegts.Writer
+// (over astits) was the first choice and is what the tests decode against, but it
+// allocates several objects per PES and per 188-byte packet (MuxerData,
+// adaptation fields, AnnexB and ADTS re-encodings); with hundreds of streams that
+// garbage dominated the packager's CPU. This muxer writes straight into the
+// segment buffer with one reused scratch buffer per stream and no allocation per
+// frame (see BenchmarkSegmenter).
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/livestack/livestack/shared/media/hls/frame"
+)
+
+const (
+	tsPacketSize = 188
+	pidPAT       = 0x0000
+	pidPMT       = 0x1000
+	pidVideo     = 0x0100
+	pidAudio     = 0x0101
+	// tsOffset is added to every timestamp (90 kHz): players expect room for PCR
+	// below the first DTS, as ffmpeg does (1.4 s).
+	tsOffset = 126000
+	// pcrLead is how far PCR runs behind DTS (90 kHz ticks): the decoder's buffer time.
+	pcrLead = 9000
+)
+
+var crcTable = func() (t [256]uint32) {
+	for i := range t {
+		c := uint32(i) << 24
+		for j := 0; j < 8; j++ {
+			if c&0x80000000 != 0 {
+				c = c<<1 ^ 0x04C11DB7
+			} else {
+				c <<= 1
+			}
+		}
+		t[i] = c
+	}
+	return
+}()
+
+// crc32MPEG is the CRC of PSI sections (MPEG-2, not reflected, no final xor).
+func crc32MPEG(b []byte) uint32 {
+	c := uint32(0xFFFFFFFF)
+	for _, x := range b {
+		c = c<<8 ^ crcTable[byte(c>>24)^x]
+	}
+	return c
+}
+
+// tsMuxer writes PAT/PMT and PES packets of one stream.
+type tsMuxer struct {
+	hasVideo, hasAudio bool
+	psi                [2 * tsPacketSize]byte
+	ccPAT, ccPMT       uint8
+	ccVideo, ccAudio   uint8
+	// adts is the 7-byte ADTS header template (frame length patched per frame).
+	adts    [7]byte
+	scratch []byte
+}
+
+// configure rebuilds the program tables and the ADTS template for tracks.
+func (m *tsMuxer) configure(t *frame.Tracks) error {
+	m.hasVideo, m.hasAudio = t.HasVideo(), t.HasAudio()
+	if m.hasAudio {
+		if err := adtsTemplate(&m.adts, t.ASC); err != nil {
+			return err
+		}
+	}
+	pcrPID := uint16(pidVideo)
+	if !m.hasVideo {
+		pcrPID = pidAudio
+	}
+	// PAT
+	p := m.psi[:tsPacketSize]
+	for i := range p {
+		p[i] = 0xFF
+	}
+	copy(p, []byte{0x47, 0x40, 0x00, 0x10, 0x00})
+	sec := []byte{0x00, 0xB0, 13, 0x00, 0x01, 0xC1, 0x00, 0x00, 0x00, 0x01, 0xE0 | pidPMT>>8, pidPMT & 0xFF}
+	n := copy(p[5:], sec)
+	crc := crc32MPEG(sec)
+	p[5+n], p[6+n], p[7+n], p[8+n] = byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc)
+	// PMT
+	p = m.psi[tsPacketSize:]
+	for i := range p {
+		p[i] = 0xFF
+	}
+	copy(p, []byte{0x47, 0x40 | pidPMT>>8, pidPMT & 0xFF, 0x10, 0x00})
+	sec = []byte{0x02, 0xB0, 0, 0x00, 0x01, 0xC1, 0x00, 0x00, 0xE0 | byte(pcrPID>>8), byte(pcrPID), 0xF0, 0x00}
+	if m.hasVideo {
+		sec = append(sec, 0x1B, 0xE0|pidVideo>>8, pidVideo&0xFF, 0xF0, 0x00)
+	}
+	if m.hasAudio {
+		sec = append(sec, 0x0F, 0xE0|pidAudio>>8, pidAudio&0xFF, 0xF0, 0x00)
+	}
+	sec[2] = byte(len(sec) - 3 + 4)
+	n = copy(p[5:], sec)
+	crc = crc32MPEG(sec)
+	p[5+n], p[6+n], p[7+n], p[8+n] = byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc)
+	return nil
+}
+
+// adtsTemplate fills the ADTS header fields that come from the AudioSpecificConfig.
+func adtsTemplate(h *[7]byte, asc []byte) error {
+	if len(asc) < 2 {
+		return errors.New("adts: short AudioSpecificConfig")
+	}
+	obj := int(asc[0] >> 3)
+	idx := int(asc[0]&0x07)<<1 | int(asc[1]>>7)
+	ch := int(asc[1]>>3) & 0x0F
+	if obj == 31 || idx == 15 {
+		return fmt.Errorf("adts: object type %d / rate index %d cannot be carried in ADTS", obj, idx)
+	}
+	profile := obj - 1
+	if obj == 5 || obj == 29 || obj > 4 { // SBR/PS signalled explicitly: the core is AAC LC
+		profile = 1
+	}
+	h[0], h[1] = 0xFF, 0xF1
+	h[2] = byte(profile&3)<<6 | byte(idx)<<2 | byte(ch>>2&1)
+	h[3] = byte(ch&3) << 6
+	h[4], h[5], h[6] = 0, 0x1F, 0xFC
+	return nil
+}
+
+// writeTables appends PAT and PMT.
+func (m *tsMuxer) writeTables(dst []byte) []byte {
+	m.psi[3] = 0x10 | m.ccPAT&0x0F
+	m.psi[tsPacketSize+3] = 0x10 | m.ccPMT&0x0F
+	m.ccPAT++
+	m.ccPMT++
+	return append(dst, m.psi[:]...)
+}
+
+// putTS writes a 33-bit timestamp with the 4-bit prefix into 5 bytes.
+func putTS(b []byte, prefix byte, ts int64) {
+	b[0] = prefix<<4 | byte(ts>>29)&0x0E | 1
+	b[1] = byte(ts >> 22)
+	b[2] = byte(ts>>14) | 1
+	b[3] = byte(ts >> 7)
+	b[4] = byte(ts<<1) | 1
+}
+
+var (
+	startCode = []byte{0, 0, 0, 1}
+	audNALU   = []byte{0, 0, 0, 1, 0x09, 0xF0}
+)
+
+// writeVideo appends one H.264 access unit (AVCC in f.Data) as a PES.
+func (m *tsMuxer) writeVideo(dst []byte, t *frame.Tracks, f *frame.Frame) ([]byte, error) {
+	dts := (f.DTS*90 + tsOffset) & (1<<33 - 1)
+	pts := (f.PTS*90 + tsOffset) & (1<<33 - 1)
+	s := m.scratch[:0]
+	s = append(s, 0, 0, 1, 0xE0, 0, 0, 0x80, 0xC0, 10)
+	var tsb [10]byte
+	putTS(tsb[:5], 3, pts)
+	putTS(tsb[5:], 1, dts)
+	s = append(s, tsb[:]...)
+	s = append(s, audNALU...)
+	haveSPS := false
+	if f.Keyframe {
+		_ = frame.ForEachNALU(f.Data, t.AVC.NALULengthSize, func(n []byte) {
+			if n[0]&0x1F == 7 {
+				haveSPS = true
+			}
+		})
+		if !haveSPS {
+			for _, ps := range t.AVC.SPS {
+				s = append(append(s, startCode...), ps...)
+			}
+			for _, ps := range t.AVC.PPS {
+				s = append(append(s, startCode...), ps...)
+			}
+		}
+	}
+	err := frame.ForEachNALU(f.Data, t.AVC.NALULengthSize, func(n []byte) {
+		if n[0]&0x1F == 9 { // our own AUD is first
+			return
+		}
+		s = append(append(s, startCode...), n...)
+	})
+	m.scratch = s
+	if err != nil {
+		return dst, fmt.Errorf("video frame at %d ms: %w", f.DTS, err)
+	}
+	pcr := dts - pcrLead
+	if pcr < 0 {
+		pcr += 1 << 33
+	}
+	return m.packetize(dst, pidVideo, &m.ccVideo, s, pcr, f.Keyframe), nil
+}
+
+// writeAudio appends one AAC frame with its ADTS header as a PES.
+func (m *tsMuxer) writeAudio(dst []byte, f *frame.Frame) []byte {
+	pts := (f.PTS*90 + tsOffset) & (1<<33 - 1)
+	flen := 7 + len(f.Data)
+	pesLen := 3 + 5 + flen
+	s := m.scratch[:0]
+	s = append(s, 0, 0, 1, 0xC0, byte(pesLen>>8), byte(pesLen), 0x80, 0x80, 5)
+	var tsb [5]byte
+	putTS(tsb[:], 2, pts)
+	s = append(s, tsb[:]...)
+	h := m.adts
+	h[3] |= byte(flen>>11) & 0x03
+	h[4] = byte(flen >> 3)
+	h[5] = byte(flen&7)<<5 | 0x1F
+	s = append(s, h[:]...)
+	s = append(s, f.Data...)
+	m.scratch = s
+	pcr := int64(-1)
+	if !m.hasVideo {
+		pcr = pts - pcrLead
+		if pcr < 0 {
+			pcr += 1 << 33
+		}
+	}
+	return m.packetize(dst, pidAudio, &m.ccAudio, s, pcr, !m.hasVideo)
+}
+
+// packetize splits a PES into TS packets; pcr < 0 means none. The first packet
+// carries the random access indicator when rai is set.
+func (m *tsMuxer) packetize(dst []byte, pid uint16, cc *uint8, pes []byte, pcr int64, rai bool) []byte {
+	first := true
+	for len(pes) > 0 {
+		afLen := 0 // bytes of adaptation field including its length byte
+		var flags byte
+		if first && (pcr >= 0 || rai) {
+			afLen = 2
+			if rai {
+				flags |= 0x40
+			}
+			if pcr >= 0 {
+				flags |= 0x10
+				afLen += 6
+			}
+		}
+		space := 184 - afLen
+		if len(pes) < space {
+			if afLen == 0 {
+				afLen = 184 - len(pes) // 1 = just the length byte
+			} else {
+				afLen += space - len(pes)
+			}
+			space = len(pes)
+		}
+		hdr := byte(0x10)
+		if afLen > 0 {
+			hdr = 0x30
+		}
+		pusi := byte(0)
+		if first {
+			pusi = 0x40
+		}
+		dst = append(dst, 0x47, pusi|byte(pid>>8), byte(pid), hdr|*cc&0x0F)
+		*cc++
+		if afLen > 0 {
+			dst = append(dst, byte(afLen-1))
+			if afLen > 1 {
+				dst = append(dst, flags)
+				used := 2
+				if flags&0x10 != 0 {
+					dst = append(dst, byte(pcr>>25), byte(pcr>>17), byte(pcr>>9), byte(pcr>>1), byte(pcr<<7)|0x7E, 0)
+					used += 6
+				}
+				for ; used < afLen; used++ {
+					dst = append(dst, 0xFF)
+				}
+			}
+		}
+		dst = append(dst, pes[:space]...)
+		pes = pes[space:]
+		first = false
+	}
+	return dst
+}
