@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -22,32 +21,6 @@ type channelInput struct {
 	Enabled *bool `json:"enabled"`
 }
 
-func (a *API) decode(c *gin.Context, v any) bool {
-	dec := json.NewDecoder(c.Request.Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		// One JSON value per body: what follows it is refused, not ignored.
-		var extra json.RawMessage
-		if err = dec.Decode(&extra); errors.Is(err, io.EOF) {
-			return true
-		}
-		if !errors.As(err, new(*http.MaxBytesError)) {
-			err = errors.New("trailing data after the object")
-		}
-	}
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			a.fail(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body over %d bytes", mbe.Limit), nil)
-			return false
-		}
-		a.fail(c, http.StatusBadRequest, "bad_json", "invalid JSON: "+err.Error(), nil)
-		return false
-	}
-	return true
-}
-
 func (a *API) createChannel(c *gin.Context) {
 	var in channelInput
 	if !a.decode(c, &in) {
@@ -58,24 +31,34 @@ func (a *API) createChannel(c *gin.Context) {
 	if ch.ID == "" {
 		ch.ID = newUUID()
 	}
+	ch.PushKeyEpoch = 0
+	if !a.storeNewChannel(c, &ch) {
+		return
+	}
+	c.Header("Location", "/api/v1/channels/"+ch.ID)
+	c.JSON(http.StatusCreated, &ch)
+}
+
+// storeNewChannel stamps, normalizes, validates and creates ch, answering the
+// error itself.
+func (a *API) storeNewChannel(c *gin.Context, ch *channel.Channel) bool {
 	now := a.cfg.Now().UTC()
 	ch.CreatedAt, ch.UpdatedAt = now, now
 	ch.Normalize()
 	if err := ch.Validate(); err != nil {
 		a.invalid(c, err)
-		return
+		return false
 	}
-	err := a.cfg.Store.CreateChannel(c.Request.Context(), &ch)
+	err := a.cfg.Store.CreateChannel(c.Request.Context(), ch)
 	if errors.Is(err, store.ErrExists) {
 		a.fail(c, http.StatusConflict, "exists", "a channel with this id exists", nil)
-		return
+		return false
 	}
 	if err != nil {
 		a.fail(c, http.StatusInternalServerError, "store", "could not store the channel", err)
-		return
+		return false
 	}
-	c.Header("Location", "/api/v1/channels/"+ch.ID)
-	c.JSON(http.StatusCreated, &ch)
+	return true
 }
 
 func (a *API) invalid(c *gin.Context, err error) {
@@ -93,15 +76,24 @@ type channelPage struct {
 	Next     string             `json:"next,omitempty"`
 }
 
+// queryLimit reads ?limit= (1..MaxListLimit); 0 when absent.
+func (a *API) queryLimit(c *gin.Context) (int, bool) {
+	v := c.Query("limit")
+	if v == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > store.MaxListLimit {
+		a.fail(c, http.StatusBadRequest, "invalid_field", fmt.Sprintf("limit: must be 1-%d", store.MaxListLimit), nil)
+		return 0, false
+	}
+	return n, true
+}
+
 func (a *API) listChannels(c *gin.Context) {
-	limit := 0
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > store.MaxListLimit {
-			a.fail(c, http.StatusBadRequest, "invalid_field", fmt.Sprintf("limit: must be 1-%d", store.MaxListLimit), nil)
-			return
-		}
-		limit = n
+	limit, ok := a.queryLimit(c)
+	if !ok {
+		return
 	}
 	page, err := a.cfg.Store.ListChannels(c.Request.Context(), store.ListOptions{Limit: limit, Cursor: c.Query("cursor")})
 	if errors.Is(err, store.ErrInvalidCursor) {
@@ -116,12 +108,18 @@ func (a *API) listChannels(c *gin.Context) {
 	if out.Channels == nil {
 		out.Channels = []*channel.Channel{}
 	}
+	for _, ch := range out.Channels {
+		ch.Normalize()
+	}
 	c.JSON(http.StatusOK, out)
 }
 
 // loadChannel reads the :id channel or answers 400/404.
 func (a *API) loadChannel(c *gin.Context) (*channel.Channel, bool) {
-	id := c.Param("id")
+	return a.loadChannelID(c, c.Param("id"))
+}
+
+func (a *API) loadChannelID(c *gin.Context, id string) (*channel.Channel, bool) {
 	if !channel.ValidID(id) {
 		a.fail(c, http.StatusBadRequest, "invalid_field", "id: must be 1-64 letters, digits, '-' or '_'", nil)
 		return nil, false
@@ -145,6 +143,108 @@ func (a *API) getChannel(c *gin.Context) {
 	}
 }
 
+// putChannel replaces a channel: omitted fields take their defaults, as on
+// create. The id, creation time and push key epoch are kept.
+func (a *API) putChannel(c *gin.Context) {
+	cur, ok := a.loadChannel(c)
+	if !ok {
+		return
+	}
+	var in channelInput
+	if !a.decode(c, &in) {
+		return
+	}
+	a.replaceChannel(c, cur, in)
+}
+
+// patchChannel applies a JSON merge patch (RFC 7396) to the stored channel:
+// fields present replace, null resets to the default, absent fields stay.
+func (a *API) patchChannel(c *gin.Context) {
+	cur, ok := a.loadChannel(c)
+	if !ok {
+		return
+	}
+	body, ok := a.readBody(c)
+	if !ok {
+		return
+	}
+	var patch map[string]any
+	if err := decodeStrict(body, &patch); err != nil {
+		a.fail(c, http.StatusBadRequest, jsonErrorCode(err), err.Error(), nil)
+		return
+	}
+	if patch == nil {
+		a.fail(c, http.StatusBadRequest, "invalid_field", "body: must be a JSON object", nil)
+		return
+	}
+	stored, err := json.Marshal(cur)
+	if err != nil {
+		a.fail(c, http.StatusInternalServerError, "internal", "internal error", err)
+		return
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(stored, &doc); err != nil {
+		a.fail(c, http.StatusInternalServerError, "internal", "internal error", err)
+		return
+	}
+	merged, err := json.Marshal(mergePatch(doc, patch))
+	if err != nil {
+		a.fail(c, http.StatusInternalServerError, "internal", "internal error", err)
+		return
+	}
+	var in channelInput
+	if err := decodeStrict(merged, &in); err != nil {
+		a.fail(c, http.StatusBadRequest, jsonErrorCode(err), err.Error(), nil)
+		return
+	}
+	a.replaceChannel(c, cur, in)
+}
+
+// mergePatch applies an RFC 7396 merge patch to doc.
+func mergePatch(doc, patch map[string]any) map[string]any {
+	if doc == nil {
+		doc = map[string]any{}
+	}
+	for k, v := range patch {
+		if v == nil {
+			delete(doc, k)
+			continue
+		}
+		if pm, ok := v.(map[string]any); ok {
+			dm, _ := doc[k].(map[string]any)
+			doc[k] = mergePatch(dm, pm)
+			continue
+		}
+		doc[k] = v
+	}
+	return doc
+}
+
+func (a *API) replaceChannel(c *gin.Context, cur *channel.Channel, in channelInput) {
+	ch := in.Channel
+	if ch.ID != "" && ch.ID != cur.ID {
+		a.fail(c, http.StatusBadRequest, "invalid_field", "id: cannot be changed", nil)
+		return
+	}
+	ch.ID = cur.ID
+	ch.Enabled = in.Enabled == nil || *in.Enabled
+	ch.CreatedAt, ch.UpdatedAt = cur.CreatedAt, a.cfg.Now().UTC()
+	ch.PushKeyEpoch = cur.PushKeyEpoch
+	ch.Normalize()
+	if err := ch.Validate(); err != nil {
+		a.invalid(c, err)
+		return
+	}
+	if err := a.cfg.Store.UpdateChannel(c.Request.Context(), &ch); err != nil {
+		a.storeFail(c, "channel", err)
+		return
+	}
+	if !ch.Enabled && cur.Enabled && a.cfg.Streams != nil {
+		a.cfg.Streams.Kick(ch.ID, "channel disabled")
+	}
+	c.JSON(http.StatusOK, &ch)
+}
+
 func (a *API) deleteChannel(c *gin.Context) {
 	ch, ok := a.loadChannel(c)
 	if !ok {
@@ -160,53 +260,28 @@ func (a *API) deleteChannel(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// ChannelURLs is the /urls response.
-type ChannelURLs struct {
-	Push          string            `json:"push"`
-	PushServer    string            `json:"pushServer"`
-	PushKey       string            `json:"pushKey"`
-	PushExpiresAt string            `json:"pushExpiresAt"`
-	Play          map[string]string `json:"play"`
-}
-
-func (a *API) channelURLs(c *gin.Context) {
+// rotateKey starts a new push key epoch for the channel: every push URL
+// issued before stops working, the live publisher (if any) is disconnected,
+// and the response carries the new URLs.
+func (a *API) rotateKey(c *gin.Context) {
 	ch, ok := a.loadChannel(c)
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, a.urlsFor(ch))
-}
-
-func (a *API) urlsFor(ch *channel.Channel) ChannelURLs {
-	exp := a.cfg.Now().Add(a.cfg.PushURLTTL)
-	if ch.ExpiresAt != nil && ch.ExpiresAt.Before(exp) {
-		exp = *ch.ExpiresAt
+	ch.PushKeyEpoch++
+	ch.UpdatedAt = a.cfg.Now().UTC()
+	if err := a.cfg.Store.UpdateChannel(c.Request.Context(), ch); err != nil {
+		a.storeFail(c, "channel", err)
+		return
 	}
-	sign := a.cfg.Signer.Sign(ch.ID, exp)
-	key := ch.ID + "?sign=" + url.QueryEscape(sign)
-	play := map[string]string{}
-	base := a.cfg.URLs.PlayBase
-	if ch.Outputs.FLVEnabled() {
-		play["flv"] = base + "/" + ch.ID + "/live.flv"
-		play["rtmp"] = a.cfg.URLs.PushBase + "/stream/" + ch.ID
-	}
-	return ChannelURLs{
-		Push:          a.cfg.URLs.PushBase + "/stream/" + key,
-		PushServer:    a.cfg.URLs.PushBase + "/stream",
-		PushKey:       key,
-		PushExpiresAt: exp.UTC().Format("2006-01-02T15:04:05Z07:00"),
-		Play:          play,
-	}
-}
-
-func (a *API) listStreams(c *gin.Context) {
-	out := []any{}
 	if a.cfg.Streams != nil {
-		for _, s := range a.cfg.Streams.Streams() {
-			out = append(out, s)
-		}
+		a.cfg.Streams.Kick(ch.ID, "push key rotated")
 	}
-	c.JSON(http.StatusOK, gin.H{"streams": out})
+	urls, ok := a.urlsFor(c, ch)
+	if !ok {
+		return
+	}
+	c.JSON(http.StatusOK, urls)
 }
 
 // newUUID returns a random (version 4) UUID, the id format of the earlier solution.
@@ -217,3 +292,6 @@ func newUUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
+
+// rfc3339 formats t for responses.
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }

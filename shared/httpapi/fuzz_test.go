@@ -43,6 +43,7 @@ func FuzzCreateChannel(f *testing.F) {
 			require.NotNil(t, eb.Error)
 			require.NotEmpty(t, eb.Error.Code)
 			require.NotEmpty(t, eb.Error.Message)
+			requireNoGoNames(t, eb.Error.Message)
 			return
 		}
 		var c channelInput
@@ -56,4 +57,12 @@ func FuzzCreateChannel(f *testing.F) {
 		u := e.serve("GET", "/api/v1/channels/"+ch.ID+"/urls", nil)
 		require.Equal(t, 200, u.Code, "%s", u.Body)
 	})
+}
+
+// requireNoGoNames fails when an error message shows Go types or packages.
+func requireNoGoNames(t testing.TB, msg string) {
+	t.Helper()
+	for _, leak := range []string{"Go ", "json:", "httpapi.", "channel.", "store.", "struct", "int64", "*"} {
+		require.NotContains(t, msg, leak, "error message leaks an implementation name: %q", msg)
+	}
 }

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,11 +13,13 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/livestack/livestack/shared/playauth"
 	"github.com/livestack/livestack/shared/signing"
 	"github.com/livestack/livestack/shared/store"
 	"github.com/livestack/livestack/shared/store/boltstore"
@@ -27,6 +31,26 @@ const testToken = "test-admin-token-0123456789"
 var testNow = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func testKey() []byte { return bytes.Repeat([]byte{0x5a}, signing.MinKeySize) }
+
+var (
+	playKeyOnce sync.Once
+	playKey     *rsa.PrivateKey
+)
+
+// testPlaySigner signs play URLs with one RSA key per test binary.
+func testPlaySigner(t testing.TB) *playauth.Signer {
+	t.Helper()
+	playKeyOnce.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		playKey = k
+	})
+	s, err := playauth.NewSigner("KTESTKEYPAIR", playKey)
+	require.NoError(t, err)
+	return s
+}
 
 // fakeStreams is a StreamSource built from funcs.
 type fakeStreams struct {
@@ -66,6 +90,7 @@ func newEnv(t testing.TB, mod func(*Config)) *testEnv {
 	cfg := Config{
 		Store:      st,
 		Signer:     signer,
+		PlaySigner: testPlaySigner(t),
 		AdminToken: testToken,
 		URLs:       URLs{PushBase: "rtmp://live.example:1935", PlayBase: "https://play.example"},
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
