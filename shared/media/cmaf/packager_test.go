@@ -1,0 +1,300 @@
+package cmaf
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/stretchr/testify/require"
+
+	"github.com/livestack/livestack/shared/media/flv"
+	"github.com/livestack/livestack/shared/media/hls/hlstest"
+)
+
+// clip is the MPEG-TS package's fixture: 4 s of 160x120 25 fps H.264 (B-frames,
+// keyframe every second) and AAC-LC 44.1 kHz mono.
+func clip(t testing.TB) []flv.Tag {
+	t.Helper()
+	f, err := os.Open("../hls/testdata/clip.flv")
+	require.NoError(t, err)
+	defer f.Close()
+	r := flv.NewReader(f, 0)
+	var tags []flv.Tag
+	for {
+		tag, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		if tag.Type != flv.TagScript {
+			tags = append(tags, tag)
+		}
+	}
+	return tags
+}
+
+func get(t testing.TB, p *Packager, target string) *httptest.ResponseRecorder {
+	t.Helper()
+	u, q, _ := strings.Cut(target, "?")
+	r := httptest.NewRequest(http.MethodGet, "/k/"+target, nil)
+	r.URL.RawQuery = q
+	w := httptest.NewRecorder()
+	p.ServeFile(w, r, u)
+	return w
+}
+
+func feed(p *Packager, tags []flv.Tag, base uint32) {
+	for _, tag := range tags {
+		p.WriteTag(tag.Type, base+tag.Timestamp, tag.Data)
+	}
+}
+
+func TestLLHLSPlaylistPartsAndSegments(t *testing.T) {
+	tags := clip(t)
+	p := New("k", "tk", Config{SegmentDuration: time.Second, ListSize: 10})
+	feed(p, tags, 0)
+	p.End()
+
+	w := get(t, p, MediaFile)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	require.Equal(t, TypePlaylist, w.Header().Get("Content-Type"))
+	m, err := hlstest.ParseMedia(w.Body.Bytes())
+	require.NoError(t, err, w.Body.String())
+	require.NoError(t, m.Validate(), w.Body.String())
+	require.True(t, m.EndList)
+	require.Equal(t, 0.2, m.PartTarget)
+	require.Len(t, m.Segments, 4)
+	require.InDelta(t, 4.0, m.Duration(), 0.041)
+
+	init := get(t, p, strings.TrimPrefix(m.Segments[0].Map, ""))
+	require.Equal(t, http.StatusOK, init.Code, m.Segments[0].Map)
+	var in fmp4.Init
+	require.NoError(t, in.Unmarshal(bytes.NewReader(init.Body.Bytes())))
+	require.Len(t, in.Tracks, 2)
+
+	videoSamples, audioSamples := 0, 0
+	for _, seg := range m.Segments {
+		whole := get(t, p, seg.URI)
+		require.Equal(t, http.StatusOK, whole.Code)
+		require.Equal(t, "public, max-age=86400, immutable", whole.Header().Get("Cache-Control"))
+		var cat []byte
+		// the last two segments list their parts
+		for i, pt := range seg.Parts {
+			r := get(t, p, pt.URI)
+			require.Equal(t, http.StatusOK, r.Code, pt.URI)
+			cat = append(cat, r.Body.Bytes()...)
+			var parts fmp4.Parts
+			require.NoError(t, parts.Unmarshal(r.Body.Bytes()))
+			require.Len(t, parts, 1)
+			require.Equal(t, i == 0, !parts[0].Tracks[0].Samples[0].IsNonSyncSample, "only a segment's first part starts on a keyframe")
+		}
+		if len(seg.Parts) > 0 {
+			require.Equal(t, whole.Body.Bytes(), cat, "segment = its parts")
+		}
+		var parts fmp4.Parts
+		require.NoError(t, parts.Unmarshal(whole.Body.Bytes()))
+		var vdur uint64
+		for _, pt := range parts {
+			for _, tr := range pt.Tracks {
+				switch tr.ID {
+				case videoTrackID:
+					videoSamples += len(tr.Samples)
+					for _, s := range tr.Samples {
+						vdur += uint64(s.Duration)
+					}
+				case audioTrackID:
+					audioSamples += len(tr.Samples)
+				}
+			}
+		}
+		require.InDelta(t, seg.Duration, float64(vdur)/videoScale, 0.001, seg.URI)
+	}
+	require.Equal(t, 100, videoSamples)
+	require.Greater(t, audioSamples, 160)
+}
+
+func TestCDNModeHasNoParts(t *testing.T) {
+	p := New("k", "tk", Config{SegmentDuration: time.Second, CDN: true})
+	feed(p, clip(t), 0)
+	w := get(t, p, MediaFile)
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, "public, max-age=1", w.Header().Get("Cache-Control"))
+	body := w.Body.String()
+	require.NotContains(t, body, "EXT-X-PART")
+	require.NotContains(t, body, "CAN-BLOCK-RELOAD")
+	require.NotContains(t, body, "PRELOAD-HINT")
+	m, err := hlstest.ParseMedia(w.Body.Bytes())
+	require.NoError(t, err)
+	require.NoError(t, m.Validate())
+	require.Len(t, m.Segments, 3) // the fourth is still open
+}
+
+func TestBlockingReloadReturnsWhenPartAppears(t *testing.T) {
+	tags := clip(t)
+	p := New("k", "tk", Config{SegmentDuration: time.Second})
+	// publish the first 1.5 s
+	i := 0
+	for ; i < len(tags) && tags[i].Timestamp < 1500; i++ {
+		p.WriteTag(tags[i].Type, tags[i].Timestamp, tags[i].Data)
+	}
+	w := get(t, p, MediaFile)
+	require.Equal(t, http.StatusOK, w.Code)
+	m, err := hlstest.ParseMedia(w.Body.Bytes())
+	require.NoError(t, err, w.Body.String())
+	require.NoError(t, m.Validate(), w.Body.String())
+	msn := m.MediaSequence + uint64(len(m.Segments))
+	next := len(m.Trailing)
+	require.Equal(t, fmt.Sprintf("ctk-%d.%d.m4s", msn, next), m.PreloadHint)
+
+	type result struct {
+		w   *httptest.ResponseRecorder
+		dur time.Duration
+	}
+	done := make(chan result, 2)
+	start := time.Now()
+	go func() {
+		done <- result{get(t, p, fmt.Sprintf("%s?_HLS_msn=%d&_HLS_part=%d", MediaFile, msn, next)), time.Since(start)}
+	}()
+	hint := make(chan *httptest.ResponseRecorder, 1)
+	go func() { hint <- get(t, p, m.PreloadHint) }()
+	select {
+	case r := <-done:
+		t.Fatalf("blocking reload returned before the part existed: %d %s", r.w.Code, r.w.Body.String())
+	case <-time.After(300 * time.Millisecond):
+	}
+	for ; i < len(tags) && tags[i].Timestamp < 2500; i++ {
+		p.WriteTag(tags[i].Type, tags[i].Timestamp, tags[i].Data)
+	}
+	r := <-done
+	require.Equal(t, http.StatusOK, r.w.Code, r.w.Body.String())
+	require.GreaterOrEqual(t, r.dur, 300*time.Millisecond)
+	m2, err := hlstest.ParseMedia(r.w.Body.Bytes())
+	require.NoError(t, err)
+	require.NoError(t, m2.Validate())
+	require.NoError(t, hlstest.CheckProgress(m, m2))
+	require.Contains(t, r.w.Body.String(), fmt.Sprintf("ctk-%d.%d.m4s", msn, next))
+	h := <-hint
+	require.Equal(t, http.StatusOK, h.Code)
+	var parts fmp4.Parts
+	require.NoError(t, parts.Unmarshal(h.Body.Bytes()))
+
+	// too far ahead is a 400, malformed directives too
+	require.Equal(t, http.StatusBadRequest, get(t, p, fmt.Sprintf("%s?_HLS_msn=%d", MediaFile, msn+5)).Code)
+	require.Equal(t, http.StatusBadRequest, get(t, p, MediaFile+"?_HLS_part=1").Code)
+	require.Equal(t, http.StatusBadRequest, get(t, p, MediaFile+"?_HLS_msn=x").Code)
+}
+
+func TestBlockingReloadTimesOut(t *testing.T) {
+	p := New("k", "tk", Config{SegmentDuration: time.Second, BlockTimeout: 200 * time.Millisecond})
+	feed(p, clip(t)[:60], 0)
+	m, err := hlstest.ParseMedia(get(t, p, MediaFile).Body.Bytes())
+	require.NoError(t, err)
+	msn := m.MediaSequence + uint64(len(m.Segments))
+	w := get(t, p, fmt.Sprintf("%s?_HLS_msn=%d&_HLS_part=%d", MediaFile, msn, len(m.Trailing)+1))
+	require.Equal(t, http.StatusServiceUnavailable, w.Code)
+}
+
+type mpdDoc struct {
+	XMLName xml.Name `xml:"MPD"`
+	Type    string   `xml:"type,attr"`
+	AST     string   `xml:"availabilityStartTime,attr"`
+	Period  struct {
+		AdaptationSet struct {
+			Representation struct {
+				Codecs   string `xml:"codecs,attr"`
+				Template struct {
+					Timescale   int    `xml:"timescale,attr"`
+					Init        string `xml:"initialization,attr"`
+					Media       string `xml:"media,attr"`
+					StartNumber uint64 `xml:"startNumber,attr"`
+					Timeline    struct {
+						S []struct {
+							T int64 `xml:"t,attr"`
+							D int64 `xml:"d,attr"`
+						} `xml:"S"`
+					} `xml:"SegmentTimeline"`
+				} `xml:"SegmentTemplate"`
+			} `xml:"Representation"`
+		} `xml:"AdaptationSet"`
+	} `xml:"Period"`
+}
+
+func TestDASHManifestResolves(t *testing.T) {
+	p := New("k", "tk", Config{SegmentDuration: time.Second, ListSize: 3})
+	feed(p, clip(t), 0)
+	feed(p, clip(t), 4000)
+	w := get(t, p, MPDFile)
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, TypeMPD, w.Header().Get("Content-Type"))
+	var doc mpdDoc
+	require.NoError(t, xml.Unmarshal(w.Body.Bytes(), &doc), w.Body.String())
+	require.Equal(t, "dynamic", doc.Type)
+	_, err := time.Parse(time.RFC3339, doc.AST)
+	require.NoError(t, err)
+	rep := doc.Period.AdaptationSet.Representation
+	require.Equal(t, "avc1.64000b,mp4a.40.2", rep.Codecs)
+	tpl := rep.Template
+	require.Len(t, tpl.Timeline.S, 3)
+	require.Equal(t, http.StatusOK, get(t, p, tpl.Init).Code)
+	for i, s := range tpl.Timeline.S {
+		if i > 0 {
+			prev := tpl.Timeline.S[i-1]
+			require.Equal(t, prev.T+prev.D, s.T, "timeline is contiguous")
+		}
+		name := strings.ReplaceAll(tpl.Media, "$Number$", strconv.FormatUint(tpl.StartNumber+uint64(i), 10))
+		r := get(t, p, name)
+		require.Equal(t, http.StatusOK, r.Code, name)
+		var parts fmp4.Parts
+		require.NoError(t, parts.Unmarshal(r.Body.Bytes()))
+		// the segment's first video sample starts at the timeline's t
+		for _, tr := range parts[0].Tracks {
+			if tr.ID == videoTrackID {
+				require.Equal(t, uint64(s.T*90), tr.BaseTime, name)
+			}
+		}
+	}
+}
+
+func TestFMP4ProbesWithFFprobe(t *testing.T) {
+	if _, err := exec.LookPath("ffprobe"); err != nil {
+		if os.Getenv("LIVESTACK_E2E") == "1" {
+			t.Fatal("ffprobe required")
+		}
+		t.Skip("ffprobe not installed")
+	}
+	p := New("k", "tk", Config{SegmentDuration: time.Second, ListSize: 10})
+	feed(p, clip(t), 0)
+	p.End()
+	m, err := hlstest.ParseMedia(get(t, p, MediaFile).Body.Bytes())
+	require.NoError(t, err)
+	init := get(t, p, m.Segments[0].Map).Body.Bytes()
+	dir := t.TempDir()
+	for i, seg := range m.Segments {
+		file := filepath.Join(dir, strconv.Itoa(i)+".mp4")
+		require.NoError(t, os.WriteFile(file, append(bytes.Clone(init), get(t, p, seg.URI).Body.Bytes()...), 0o600))
+		out, err := exec.Command("ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=codec_name,nb_read_frames", "-of", "csv=p=0", file).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		s := string(out)
+		require.Contains(t, s, "h264,")
+		require.Contains(t, s, "aac,")
+		for _, l := range strings.Fields(s) {
+			if n, ok := strings.CutPrefix(l, "h264,"); ok {
+				frames, err := strconv.Atoi(n)
+				require.NoError(t, err)
+				require.InDelta(t, seg.Duration*25, float64(frames), 0.5, "segment %d: frames", i)
+			}
+		}
+	}
+}
