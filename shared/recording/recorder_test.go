@@ -1,0 +1,361 @@
+package recording
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/livestack/livestack/shared/blob/fsblob"
+	"github.com/livestack/livestack/shared/channel"
+	"github.com/livestack/livestack/shared/media/flv"
+	"github.com/livestack/livestack/shared/media/hls"
+	"github.com/livestack/livestack/shared/media/hub"
+	"github.com/livestack/livestack/shared/store"
+	"github.com/livestack/livestack/shared/store/boltstore"
+)
+
+func needFFmpeg(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("LIVESTACK_E2E") == "1" {
+				t.Fatalf("%s is required: %v", tool, err)
+			}
+			t.Skipf("%s not installed; run `make test` to install it", tool)
+		}
+	}
+}
+
+var (
+	fixtureMu   sync.Mutex
+	fixtureTags = map[string][]flv.Tag{}
+)
+
+// fixture encodes seconds of 320x240 H.264 (keyframe every gop frames at 25
+// fps) + AAC with ffmpeg and returns its FLV tags.
+func fixture(t *testing.T, seconds, gop int, extra ...string) []flv.Tag {
+	t.Helper()
+	needFFmpeg(t)
+	name := fmt.Sprintf("%d-%d-%s", seconds, gop, strings.Join(extra, "_"))
+	fixtureMu.Lock()
+	defer fixtureMu.Unlock()
+	if tags, ok := fixtureTags[name]; ok {
+		return tags
+	}
+	p := filepath.Join(t.TempDir(), "fx.flv")
+	args := []string{"-hide_banner", "-loglevel", "error",
+		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+		"-t", strconv.Itoa(seconds), "-c:v", "libx264", "-preset", "ultrafast",
+		"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop), "-sc_threshold", "0"}
+	args = append(args, extra...)
+	args = append(args, "-c:a", "aac", "-b:a", "64k", "-f", "flv", p)
+	out, err := exec.Command("ffmpeg", args...).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	f, err := os.Open(p)
+	require.NoError(t, err)
+	defer f.Close()
+	r := flv.NewReader(f, 0)
+	require.NoError(t, r.ReadHeader())
+	var tags []flv.Tag
+	for {
+		tag, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		tag.Data = append([]byte(nil), tag.Data...)
+		tags = append(tags, tag)
+	}
+	fixtureTags[name] = tags
+	return tags
+}
+
+type probe struct {
+	Format struct {
+		Duration string `json:"duration"`
+	} `json:"format"`
+	Streams []struct {
+		CodecName string `json:"codec_name"`
+		Width     int    `json:"width"`
+		NbFrames  string `json:"nb_frames"`
+		StartTime string `json:"start_time"`
+		Duration  string `json:"duration"`
+	} `json:"streams"`
+}
+
+// ffprobe reads a file (or URL) and returns its duration and codecs; it
+// fails the test when ffprobe reports a decode error.
+func ffprobe(t *testing.T, path string) (time.Duration, []string, probe) {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", path).Output()
+	require.NoError(t, err, "ffprobe %s", path)
+	var p probe
+	require.NoError(t, json.Unmarshal(out, &p))
+	secs, err := strconv.ParseFloat(p.Format.Duration, 64)
+	require.NoError(t, err, "duration of %s: %s", path, out)
+	var codecs []string
+	for _, s := range p.Streams {
+		codecs = append(codecs, s.CodecName)
+	}
+	return time.Duration(secs * float64(time.Second)), codecs, p
+}
+
+// decodeCheck decodes the whole file with ffmpeg and fails on any error.
+func decodeCheck(t *testing.T, path string) {
+	t.Helper()
+	out, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Empty(t, strings.TrimSpace(string(out)), "ffmpeg decode of %s", path)
+}
+
+type env struct {
+	t     *testing.T
+	hub   *hub.Hub
+	blob  *fsblob.Store
+	store *boltstore.Store
+	rec   *Recorder
+	spool string
+	ready chan store.Recording
+}
+
+func newEnv(t *testing.T, spool string, tweak func(*Config)) *env {
+	t.Helper()
+	dir := t.TempDir()
+	if spool == "" {
+		spool = filepath.Join(dir, "spool")
+	}
+	bs, err := fsblob.New(filepath.Join(dir, "blob"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = bs.Close() })
+	st, err := boltstore.Open(filepath.Join(dir, "db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	e := &env{t: t, blob: bs, store: st, spool: spool, ready: make(chan store.Recording, 16)}
+	// A recorder must never be skipped in these tests, even when the machine is slow.
+	e.hub = hub.New(hub.Config{ReconnectWindow: -1, MaxLag: time.Hour})
+	cfg := Config{
+		SpoolDir: spool, Blob: bs, Store: st, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		FragmentDuration: 500 * time.Millisecond, HLSEndGrace: 500 * time.Millisecond,
+		OnReady: func(_ context.Context, r store.Recording) { e.ready <- r },
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	e.rec, err = New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = e.rec.Close(ctx)
+	})
+	return e
+}
+
+func testChannel(id string, mp4Secs int, hlsVod bool) *channel.Channel {
+	ch := &channel.Channel{ID: id, Name: id, Enabled: true}
+	ch.Recording.MP4 = mp4Secs > 0
+	ch.Recording.MP4SegmentSeconds = mp4Secs
+	ch.Recording.HLSVOD = hlsVod
+	ch.Normalize()
+	return ch
+}
+
+// publish writes tags into the hub as one publish session; stop (if > 0)
+// ends after that much media.
+func publish(t *testing.T, p *hub.Publisher, tags []flv.Tag, tsBase uint32, stop time.Duration) {
+	t.Helper()
+	for _, tag := range tags {
+		if stop > 0 && tag.Type != flv.TagScript && time.Duration(tag.Timestamp)*time.Millisecond >= stop {
+			return
+		}
+		var err error
+		switch tag.Type {
+		case flv.TagVideo:
+			err = p.WriteVideo(tag.Timestamp+tsBase, tag.Data)
+		case flv.TagAudio:
+			err = p.WriteAudio(tag.Timestamp+tsBase, tag.Data)
+		case flv.TagScript:
+			err = p.WriteMetadata(tag.Data)
+		}
+		require.NoError(t, err)
+	}
+}
+
+func (e *env) waitReady(n int) []store.Recording {
+	e.t.Helper()
+	var out []store.Recording
+	for len(out) < n {
+		select {
+		case r := <-e.ready:
+			out = append(out, r)
+		case <-time.After(20 * time.Second):
+			e.t.Fatalf("only %d of %d recordings became ready", len(out), n)
+		}
+	}
+	return out
+}
+
+func (e *env) file(key string) string {
+	return filepath.Join(e.blobDir(), "objects", filepath.FromSlash(key))
+}
+
+func (e *env) blobDir() string {
+	return filepath.Join(filepath.Dir(e.spool), "blob")
+}
+
+func TestMP4FilesCutOnKeyframes(t *testing.T) {
+	tags := fixture(t, 12, 25)
+	e := newEnv(t, "", nil)
+	ch := testChannel("cam1", 5, false)
+	pub, err := e.hub.Publish(ch.ID, hub.PublishOptions{})
+	require.NoError(t, err)
+	e.rec.StreamStarted(context.Background(), ch, pub.Stream())
+	publish(t, pub, tags, 0, 0)
+	pub.Close("done")
+
+	recs := e.waitReady(1)
+	r := recs[0]
+	assert.Equal(t, store.KindMP4, r.Kind)
+	assert.Equal(t, store.StatusComplete, r.Status)
+	assert.Equal(t, "cam1", r.ChannelID)
+	require.Len(t, r.Keys, 3, "12 s in 5 s files: 5 + 5 + 2")
+	assert.True(t, strings.HasPrefix(r.Prefix, "recordings/cam1/"+r.ID+"/"), r.Prefix)
+	var total time.Duration
+	var bytes int64
+	for i, key := range r.Keys {
+		assert.Equal(t, fmt.Sprintf("%s%06d.mp4", r.Prefix, i+1), key)
+		d, codecs, p := ffprobe(t, e.file(key))
+		assert.ElementsMatch(t, []string{"h264", "aac"}, codecs)
+		for _, s := range p.Streams {
+			st, _ := strconv.ParseFloat(s.StartTime, 64)
+			sd, _ := strconv.ParseFloat(s.Duration, 64)
+			assert.InDelta(t, 0, st, 0.05, "%s starts at 0 in file %d", s.CodecName, i+1)
+			assert.InDelta(t, d.Seconds(), sd, 0.1, "%s lasts as long as the file %d", s.CodecName, i+1)
+		}
+		if i < 2 {
+			assert.InDelta(t, 5.0, d.Seconds(), 0.1, "file %d", i+1)
+		}
+		total += d
+		fi, err := os.Stat(e.file(key))
+		require.NoError(t, err)
+		bytes += fi.Size()
+		info, err := e.blob.Stat(context.Background(), key)
+		require.NoError(t, err)
+		assert.Equal(t, "video/mp4", info.ContentType)
+	}
+	decodeCheck(t, e.file(r.Keys[0]))
+	assert.InDelta(t, 12.0, total.Seconds(), 0.15)
+	assert.InDelta(t, 12000, r.DurationMillis, 150)
+	assert.Equal(t, bytes, r.Bytes)
+	require.NotNil(t, r.EndedAt)
+
+	got, err := e.store.GetRecording(context.Background(), r.ID)
+	require.NoError(t, err)
+	assert.Equal(t, r.Keys, got.Keys)
+	assert.Equal(t, store.StatusComplete, got.Status)
+	entries, _ := os.ReadDir(e.spool)
+	assert.Empty(t, entries, "the spool is emptied")
+	assert.Equal(t, int64(3), e.rec.Counters.UploadsOK.Load())
+	assert.Equal(t, 0, e.rec.Active())
+}
+
+// A stream with B-frames keeps its composition offsets and plays from 0.
+func TestMP4BFrames(t *testing.T) {
+	tags := fixture(t, 4, 50, "-bf", "2", "-x264-params", "b-adapt=0")
+	e := newEnv(t, "", nil)
+	ch := testChannel("bf", 60, false)
+	pub, err := e.hub.Publish(ch.ID, hub.PublishOptions{})
+	require.NoError(t, err)
+	e.rec.StreamStarted(context.Background(), ch, pub.Stream())
+	publish(t, pub, tags, 0, 0)
+	pub.Close("done")
+	r := e.waitReady(1)[0]
+	require.Len(t, r.Keys, 1)
+	d, _, p := ffprobe(t, e.file(r.Keys[0]))
+	assert.InDelta(t, 4.0, d.Seconds(), 0.15)
+	assert.Equal(t, "100", p.Streams[0].NbFrames)
+	decodeCheck(t, e.file(r.Keys[0]))
+}
+
+// HLS VOD: segments handed over by the packager become objects and a VOD playlist.
+func TestHLSVODPlaylist(t *testing.T) {
+	e := newEnv(t, "", nil)
+	ch := testChannel("vod1", 0, true)
+	pub, err := e.hub.Publish(ch.ID, hub.PublishOptions{})
+	require.NoError(t, err)
+	e.rec.StreamStarted(context.Background(), ch, pub.Stream())
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for i := range 4 {
+		e.rec.SegmentReady(context.Background(), hls.Segment{
+			StreamKey: "vod1", ChannelID: "vod1", Seq: uint64(10 + i), Start: time.Duration(i) * 2 * time.Second,
+			Duration: 2*time.Second + time.Duration(i)*100*time.Millisecond, Discontinuity: i == 2,
+			ProgramDateTime: start.Add(time.Duration(i) * 2 * time.Second), Data: []byte(fmt.Sprintf("segment %d", i)),
+		})
+	}
+	// another stream's segments are not recorded here
+	e.rec.SegmentReady(context.Background(), hls.Segment{StreamKey: "other", Data: []byte("x")})
+	pub.Close("done")
+	e.rec.StreamEnded(context.Background(), "vod1")
+
+	r := e.waitReady(1)[0]
+	assert.Equal(t, store.KindHLS, r.Kind)
+	assert.Equal(t, store.StatusComplete, r.Status)
+	assert.Equal(t, r.Prefix+"index.m3u8", r.Playlist)
+	assert.True(t, strings.HasPrefix(r.Prefix, "vod/vod1/"))
+	assert.Equal(t, int64(2000+2100+2200+2300), r.DurationMillis)
+	pl, err := os.ReadFile(e.file(r.Playlist))
+	require.NoError(t, err)
+	want := "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:3\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n" +
+		"#EXT-X-PROGRAM-DATE-TIME:2026-12-01T10:00:00.000Z\n#EXTINF:2.000,\n000001.ts\n" +
+		"#EXT-X-PROGRAM-DATE-TIME:2026-12-01T10:00:02.000Z\n#EXTINF:2.100,\n000002.ts\n" +
+		"#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-12-01T10:00:04.000Z\n#EXTINF:2.200,\n000003.ts\n" +
+		"#EXT-X-PROGRAM-DATE-TIME:2026-12-01T10:00:06.000Z\n#EXTINF:2.300,\n000004.ts\n#EXT-X-ENDLIST\n"
+	assert.Equal(t, want, string(pl))
+	b, err := os.ReadFile(e.file(r.Prefix + "000003.ts"))
+	require.NoError(t, err)
+	assert.Equal(t, "segment 2", string(b))
+	info, err := e.blob.Stat(context.Background(), r.Playlist)
+	require.NoError(t, err)
+	assert.Equal(t, "application/vnd.apple.mpegurl", info.ContentType)
+}
+
+// Without the packager's StreamEnded the HLS VOD recording ends HLSEndGrace
+// after the stream; a recording that got no media is removed, not indexed.
+func TestHLSEndsWithoutPackagerAndEmptyRecordingIsRemoved(t *testing.T) {
+	e := newEnv(t, "", nil)
+	ch := testChannel("quiet", 0, true)
+	pub, err := e.hub.Publish(ch.ID, hub.PublishOptions{})
+	require.NoError(t, err)
+	e.rec.StreamStarted(context.Background(), ch, pub.Stream())
+	e.rec.SegmentReady(context.Background(), hls.Segment{StreamKey: "quiet", Duration: time.Second, Data: []byte("s")})
+	pub.Close("done")
+	r := e.waitReady(1)[0]
+	assert.Equal(t, int64(1000), r.DurationMillis)
+
+	ch2 := testChannel("empty", 0, true)
+	pub, err = e.hub.Publish(ch2.ID, hub.PublishOptions{})
+	require.NoError(t, err)
+	e.rec.StreamStarted(context.Background(), ch2, pub.Stream())
+	require.Eventually(t, func() bool {
+		page, err := e.store.ListRecordings(context.Background(), store.RecordingQuery{ChannelID: "empty"})
+		return err == nil && len(page.Recordings) == 1 && page.Recordings[0].Status == store.StatusRecording
+	}, 5*time.Second, 10*time.Millisecond, "a recording in progress is listed")
+	pub.Close("done")
+	require.Eventually(t, func() bool {
+		page, err := e.store.ListRecordings(context.Background(), store.RecordingQuery{ChannelID: "empty"})
+		return err == nil && len(page.Recordings) == 0 && e.rec.Active() == 0
+	}, 5*time.Second, 10*time.Millisecond)
+}
