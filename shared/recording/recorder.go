@@ -298,12 +298,12 @@ type broadcast struct {
 	ch     channel.Channel
 	stream *hub.Stream
 
-	mu       sync.Mutex
-	mp4      *rec
-	mp4Part  int
-	hls      *rec
-	hlsq     chan hls.Segment
-	hlsEnd   chan struct{}
+	mu      sync.Mutex
+	mp4     *rec
+	mp4Part int
+	hls     *rec
+	hlsq    chan hls.Segment
+	hlsEnd  chan struct{}
 	// hlsMu guards sends on hlsq against its close.
 	hlsMu     sync.RWMutex
 	hlsClosed bool

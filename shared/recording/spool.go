@@ -54,7 +54,7 @@ type header struct {
 	TargetSeconds int `json:"targetSeconds,omitempty"`
 	// Ended is set when the broadcast ended (or the process shut down) with
 	// every file closed; EndedAt is then when.
-	Ended   bool       `json:"ended,omitempty"`
+	Ended bool `json:"ended,omitempty"`
 	// Crashed is set when the recording was recovered after the process died.
 	Crashed bool       `json:"crashed,omitempty"`
 	EndedAt *time.Time `json:"endedAt,omitempty"`
