@@ -12,6 +12,11 @@ import (
 
 // config is every setting of the harness; each has a flag.
 type config struct {
+	// Mode is what the run measures: "viewers" (HTTP-FLV fan-out),
+	// "latency" (publish to HLS and LL-HLS availability) or "publishers"
+	// (many publishers at once).
+	Mode string
+
 	Viewers        int
 	Sweep          []int
 	KeepGoing      bool
@@ -43,9 +48,40 @@ type config struct {
 
 	JSON       bool
 	CPUProfile string
+
+	// latency mode
+	Runs    int           // publishes measured, each on a fresh channel
+	EdgeFor time.Duration // live-edge sampling per run
+	Poll    time.Duration // playlist polling interval
+	HLSTime int           // hlsSegmentSeconds of the channels the harness creates
+
+	// publishers mode
+	Publishers int
+	Record     []string      // recording of the channels: "mp4", "hlsvod"
+	Behind     time.Duration // a publisher this far behind real time is behind
+	CMAF       bool          // CMAF/LL-HLS on the publishers' channels too
+
+	inputDefault bool // Input is the generated default of the mode
 }
 
-const usage = `loadtest measures livestack's HTTP-FLV fan-out on this machine.
+// Modes of the harness.
+const (
+	modeViewers    = "viewers"
+	modeLatency    = "latency"
+	modePublishers = "publishers"
+)
+
+// preset is the generated input of the mode.
+func (c *config) preset() inputPreset {
+	if c.Mode == modePublishers {
+		return cameraInput
+	}
+	return viewerInput
+}
+
+const usage = `loadtest measures livestack on this machine, in one of three modes.
+
+-mode viewers (the default): HTTP-FLV fan-out.
 
 It publishes a real H.264/AAC FLV (720p30 CBR 2.5 Mbit/s + AAC 128 kbit/s,
 made once with ffmpeg) over RTMP at real-time pace, opens N HTTP-FLV viewers
@@ -69,8 +105,24 @@ Examples:
   scripts/loadtest.sh -viewers 100 -merge-window 0
   scripts/loadtest.sh -sweep 500,1000,2000,3000,4000,5000 -json > sweep.json
 
+-mode latency: publish -> first HLS playlist, publish -> first LL-HLS part
+and the LL-HLS live-edge delay of a player holding back PART-HOLD-BACK,
+over -runs publishes (each on a new channel), with p50/p95.
+
+-mode publishers: N publishers at about 1 Mbit/s each (720p30 H.264 CBR
+900 kbit/s + AAC 96 kbit/s, made once with ffmpeg) on channels with FLV and
+HLS on (-record mp4 adds recording), ramped in steps (-sweep) or at once
+(-publishers). Reports server CPU per 100 publishers and the most
+publishers held with none behind real time (see -behind).
+
 The harness shares the machine with the server: its own CPU is reported too
 (GOMAXPROCS limits it).
+
+Examples:
+  scripts/loadtest.sh -mode latency -runs 20
+  scripts/loadtest.sh -mode publishers -publishers 50 -duration 20s
+  scripts/loadtest.sh -mode publishers -sweep 200,400,600,800,1000,1200,1400 -duration 20s -json
+  scripts/loadtest.sh -mode publishers -record mp4 -sweep 200,400,600,800,1000,1200 -json
 
 Flags:
 `
@@ -83,7 +135,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
 	}
-	var sweep, serverArgs, merge string
+	var sweep, serverArgs, merge, record string
+	fs.StringVar(&c.Mode, "mode", modeViewers, "viewers, latency or publishers")
 	fs.IntVar(&c.Viewers, "viewers", 100, "viewers of a single run")
 	fs.StringVar(&sweep, "sweep", "", "comma-separated viewer counts to run in turn (e.g. 500,1000,2000); reports the highest healthy one")
 	fs.BoolVar(&c.KeepGoing, "keep-going", false, "in a sweep, run the remaining steps after an unhealthy one")
@@ -116,6 +169,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the harness's own CPU profile of the steps to this file")
 	fs.BoolVar(&c.JSON, "json", false, "print the report as JSON on stdout (progress goes to stderr either way)")
+
+	fs.IntVar(&c.Runs, "runs", 10, "latency: publishes to measure, each on a new channel")
+	fs.DurationVar(&c.EdgeFor, "edge-for", 10*time.Second, "latency: how long each run samples the LL-HLS live edge")
+	fs.DurationVar(&c.Poll, "poll", 10*time.Millisecond, "latency: interval of playlist polls (and the resolution of the first-playlist times)")
+	fs.IntVar(&c.HLSTime, "hls-time", 2, "latency, publishers: hlsSegmentSeconds of the channels created")
+	fs.IntVar(&c.Publishers, "publishers", 50, "publishers: publishers of a single run")
+	fs.StringVar(&record, "record", "", "publishers: recording on the channels, comma-separated: mp4, hlsvod")
+	fs.DurationVar(&c.Behind, "behind", time.Second, "publishers: a publisher is behind real time when its send lag, or the media the server has not read yet from its connection, exceeds this")
+	fs.BoolVar(&c.CMAF, "cmaf", false, "publishers: CMAF (LL-HLS) on the channels too")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -127,6 +189,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, err
 	}
 	c.ServerArgs = strings.Fields(serverArgs)
+	for r := range strings.SplitSeq(record, ",") {
+		switch r = strings.TrimSpace(r); r {
+		case "":
+		case "mp4", "hlsvod":
+			c.Record = append(c.Record, r)
+		default:
+			return c, fmt.Errorf("-record: %q is not mp4 or hlsvod", r)
+		}
+	}
 	c.MergeWindow = -1
 	if merge != "" {
 		if c.MergeWindow, err = time.ParseDuration(merge); err != nil || c.MergeWindow < 0 || c.MergeWindow > time.Second {
@@ -134,7 +205,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		}
 	}
 	if c.Input == "" {
-		c.Input = defaultInputPath(c.InputSeconds)
+		c.Input = defaultInputPath(c.preset(), c.InputSeconds)
+		c.inputDefault = true
 	}
 	return c, c.validate()
 }
@@ -160,6 +232,15 @@ func (c *config) validate() error {
 	check(c.ReadBuffer >= 4<<10 && c.ReadBuffer <= 16<<20, "-read-buffer: want 4 KiB-16 MiB")
 	check(c.InputSeconds >= 30 && c.InputSeconds <= 60, "-input-seconds: want 30-60")
 	check(c.ServerPID >= 0, "-server-pid: want a process id")
+	check(c.Mode == modeViewers || c.Mode == modeLatency || c.Mode == modePublishers, "-mode: want viewers, latency or publishers, got %q", c.Mode)
+	check(c.Runs >= 1 && c.Runs <= 1000, "-runs: want 1-1000")
+	check(c.EdgeFor >= time.Second && c.EdgeFor <= 5*time.Minute, "-edge-for: want 1s-5m")
+	check(c.Poll >= time.Millisecond && c.Poll <= time.Second, "-poll: want 1ms-1s")
+	check(c.HLSTime >= 1 && c.HLSTime <= 30, "-hls-time: want 1-30")
+	check(c.Publishers >= 1 && c.Publishers <= maxPublishers, "-publishers: want 1-%d", maxPublishers)
+	check(c.Behind >= 100*time.Millisecond && c.Behind <= time.Minute, "-behind: want 100ms-1m")
+	check(len(c.Record) == 0 || c.Mode == modePublishers, "-record is for -mode publishers")
+	check(!c.CMAF || c.Mode == modePublishers, "-cmaf is for -mode publishers")
 	if c.MakeInput {
 		return errors.Join(errs...)
 	}
@@ -176,6 +257,7 @@ func (c *config) validate() error {
 		errs = append(errs, errors.New("give only one of -server-bin, -api, -push/-play"))
 	case c.Push != "" || c.Play != "":
 		check(c.Push != "" && c.Play != "", "-push and -play go together")
+		check(c.Mode == modeViewers, "-mode %s creates its channels: give -server-bin or -api", c.Mode)
 	case c.API != "":
 		check(c.Token != "", "-api needs -token or LIVESTACK_ADMIN_TOKEN")
 	}
@@ -191,7 +273,10 @@ func (c *config) validate() error {
 	return errors.Join(errs...)
 }
 
-const maxViewers = 20000
+const (
+	maxViewers    = 20000
+	maxPublishers = 10000
+)
 
 // parseSweep reads "500,1000,2000": increasing viewer counts.
 func parseSweep(s string) ([]int, error) {
@@ -212,16 +297,32 @@ func parseSweep(s string) ([]int, error) {
 	return out, nil
 }
 
-// steps are the viewer counts to run.
+// steps are the viewer (or publisher) counts to run.
 func (c *config) steps() []int {
 	if len(c.Sweep) > 0 {
 		return c.Sweep
+	}
+	if c.Mode == modePublishers {
+		return []int{c.Publishers}
 	}
 	return []int{c.Viewers}
 }
 
 // bound is the longest the whole run may take; past it the harness stops.
 func (c *config) bound() time.Duration {
+	switch c.Mode {
+	case modeLatency:
+		// Per run: first playlist and part (30 s at most each), the edge, the stop.
+		return 2*time.Minute + time.Duration(c.Runs)*(time.Minute+c.EdgeFor+15*time.Second)
+	case modePublishers:
+		d := 2*time.Minute + c.Baseline
+		for _, n := range c.steps() {
+			// channel creation (about 10 ms each), the ramp, connects, the window
+			d += time.Duration(n)*50*time.Millisecond + time.Duration(float64(n)/c.Ramp*float64(time.Second)) +
+				c.ConnectTimeout + c.Warmup + c.Duration + c.Cooldown + 30*time.Second
+		}
+		return d
+	}
 	d := time.Minute + c.PubWarmup + c.Baseline // server start and stop, input
 	d += time.Duration(c.TTFKProbes) * (c.ConnectTimeout + 100*time.Millisecond)
 	for _, n := range c.steps() {

@@ -39,6 +39,25 @@ func TestParseConfig(t *testing.T) {
 		{"duration range", []string{"-server-bin", "x", "-duration", "20m"}, "-duration", nil},
 		{"server-args without server", []string{"-api", "http://127.0.0.1:1", "-token", "t", "-server-args", "--x"}, "-server-args needs", nil},
 		{"stray argument", []string{"-server-bin", "x", "more"}, "unexpected arguments", nil},
+		{"latency mode", []string{"-mode", "latency", "-server-bin", "x", "-runs", "5", "-edge-for", "3s"}, "", func(t *testing.T, c config) {
+			require.Equal(t, modeLatency, c.Mode)
+			require.Equal(t, 5, c.Runs)
+			require.Equal(t, viewerInput, c.preset())
+		}},
+		{"publishers mode", []string{"-mode", "publishers", "-server-bin", "x", "-sweep", "100,200", "-record", "mp4, hlsvod"}, "", func(t *testing.T, c config) {
+			require.Equal(t, []int{100, 200}, c.steps())
+			require.Equal(t, []string{"mp4", "hlsvod"}, c.Record)
+			require.Equal(t, cameraInput, c.preset())
+			require.Equal(t, defaultInputPath(cameraInput, 30), c.Input)
+			require.Equal(t, time.Second, c.Behind)
+		}},
+		{"publishers single", []string{"-mode", "publishers", "-api", "http://127.0.0.1:1", "-token", "t", "-publishers", "70"}, "", func(t *testing.T, c config) {
+			require.Equal(t, []int{70}, c.steps())
+		}},
+		{"unknown mode", []string{"-mode", "nope", "-server-bin", "x"}, "-mode", nil},
+		{"record value", []string{"-mode", "publishers", "-server-bin", "x", "-record", "tape"}, "-record", nil},
+		{"record needs publishers", []string{"-server-bin", "x", "-record", "mp4"}, "-record is for", nil},
+		{"latency needs a channel api", []string{"-mode", "latency", "-push", "rtmp://127.0.0.1/stream/x", "-play", "http://127.0.0.1/x/live.flv"}, "creates its channels", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

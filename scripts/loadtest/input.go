@@ -50,33 +50,54 @@ func (in *input) String() string {
 		in.Bitrate()/1e6, float64(in.Period)/1000)
 }
 
+// inputPreset is an input the harness encodes once with ffmpeg.
+type inputPreset struct {
+	Name          string // in the cache file name
+	Width, Height int
+	FPS           int
+	VideoKbps     int // CBR
+	AudioKbps     int
+	GOP           int // frames between keyframes
+}
+
+var (
+	// viewerInput is the stream docs/performance.md uses for fan-out and
+	// latency: 720p30 H.264 CBR 2.5 Mbit/s, a keyframe every 2 s, AAC 128 kbit/s.
+	viewerInput = inputPreset{Name: "720p30-2500k", Width: 1280, Height: 720, FPS: 30, VideoKbps: 2500, AudioKbps: 128, GOP: 60}
+	// cameraInput is a camera or device pushing to be recorded: about 1 Mbit/s
+	// of FLV (720p30 H.264 CBR 900 kbit/s, a keyframe every 2 s, AAC 96 kbit/s).
+	cameraInput = inputPreset{Name: "720p30-1000k", Width: 1280, Height: 720, FPS: 30, VideoKbps: 900, AudioKbps: 96, GOP: 60}
+)
+
 // defaultInputPath is where the generated input is cached.
-func defaultInputPath(seconds int) string {
+func defaultInputPath(p inputPreset, seconds int) string {
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		dir = os.TempDir()
 	}
-	return filepath.Join(dir, "livestack", fmt.Sprintf("loadtest-720p30-2500k-%ds.flv", seconds))
+	return filepath.Join(dir, "livestack", fmt.Sprintf("loadtest-%s-%ds.flv", p.Name, seconds))
 }
 
-// ffmpegArgs is the encode of the input: 720p30 H.264 CBR 2.5 Mbit/s with a
-// keyframe every 2 s and AAC 128 kbit/s, the stream docs/performance.md uses.
-func ffmpegArgs(seconds int, out string) []string {
+// ffmpegArgs is the encode of preset p: H.264 CBR with a fixed GOP (no scene
+// cuts) and stereo AAC at 44.1 kHz.
+func ffmpegArgs(p inputPreset, seconds int, out string) []string {
+	vb := strconv.Itoa(p.VideoKbps) + "k"
+	gop := strconv.Itoa(p.GOP)
 	return []string{
 		"-hide_banner", "-loglevel", "error", "-y",
-		"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=%d", p.Width, p.Height, p.FPS),
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
 		"-t", strconv.Itoa(seconds),
 		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-		"-b:v", "2500k", "-maxrate", "2500k", "-bufsize", "2500k", "-x264-params", "nal-hrd=cbr",
-		"-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
-		"-c:a", "aac", "-b:a", "128k", "-ar", "44100", "-ac", "2",
+		"-b:v", vb, "-maxrate", vb, "-bufsize", vb, "-x264-params", "nal-hrd=cbr",
+		"-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
+		"-c:a", "aac", "-b:a", strconv.Itoa(p.AudioKbps) + "k", "-ar", "44100", "-ac", "2",
 		"-f", "flv", out,
 	}
 }
 
 // makeInput encodes the input with ffmpeg unless path exists.
-func makeInput(ctx context.Context, path string, seconds int, log io.Writer) error {
+func makeInput(ctx context.Context, p inputPreset, path string, seconds int, log io.Writer) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
@@ -88,9 +109,9 @@ func makeInput(ctx context.Context, path string, seconds int, log io.Writer) err
 		return err
 	}
 	tmp := path + ".part"
-	fmt.Fprintf(log, "loadtest: encoding %d s of input into %s (once)\n", seconds, path)
+	fmt.Fprintf(log, "loadtest: encoding %d s of %s input into %s (once)\n", seconds, p.Name, path)
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, ff, ffmpegArgs(seconds, tmp)...)
+	cmd := exec.CommandContext(ctx, ff, ffmpegArgs(p, seconds, tmp)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
 		os.Remove(tmp)

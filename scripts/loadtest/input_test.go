@@ -70,7 +70,7 @@ func TestReadInput(t *testing.T) {
 }
 
 func TestFFmpegArgs(t *testing.T) {
-	args := strings.Join(ffmpegArgs(30, "out.flv"), " ")
+	args := strings.Join(ffmpegArgs(viewerInput, 30, "out.flv"), " ")
 	for _, want := range []string{
 		"-i testsrc2=size=1280x720:rate=30",
 		"-i sine=frequency=440:sample_rate=44100",
@@ -83,4 +83,9 @@ func TestFFmpegArgs(t *testing.T) {
 		require.Contains(t, args, want)
 	}
 	require.True(t, strings.HasSuffix(args, "-f flv out.flv"))
+
+	cam := strings.Join(ffmpegArgs(cameraInput, 30, "cam.flv"), " ")
+	require.Contains(t, cam, "-b:v 900k -maxrate 900k -bufsize 900k")
+	require.Contains(t, cam, "-c:a aac -b:a 96k")
+	require.NotEqual(t, defaultInputPath(viewerInput, 30), defaultInputPath(cameraInput, 30))
 }

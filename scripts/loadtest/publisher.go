@@ -18,9 +18,10 @@ type publisher struct {
 	Input *input
 	Log   *sendLog
 
-	bytes  atomic.Int64 // FLV bytes of media sent
-	frames atomic.Int64 // video frames sent
-	late   atomic.Int64 // frames sent more than 100 ms after their due time
+	started atomic.Int64 // nanotime the first media tag was sent, 0 before
+	bytes   atomic.Int64 // FLV bytes of media sent
+	frames  atomic.Int64 // video frames sent
+	late    atomic.Int64 // frames sent more than 100 ms after their due time
 }
 
 // Run publishes until ctx ends or the connection fails.
@@ -48,6 +49,7 @@ func (p *publisher) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	start := nanotime()
+	p.started.Store(start)
 	for pass := uint32(0); ; pass++ {
 		base := pass * in.Period
 		for i := range in.Media {

@@ -253,10 +253,13 @@ func highestHealthy(steps []*stepResult) int {
 	return best
 }
 
-func writeJSON(w io.Writer, r *report) error {
+func writeJSON(w io.Writer, r *report) error { return writeJSONAny(w, r) }
+
+// writeJSONAny prints any report as indented JSON.
+func writeJSONAny(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return enc.Encode(v)
 }
 
 // writeTable prints the report for people.

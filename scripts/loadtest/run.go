@@ -19,8 +19,8 @@ func run(ctx context.Context, cfg config, stdout, log io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.bound())
 	defer cancel()
 
-	if cfg.MakeInput || cfg.Input == defaultInputPath(cfg.InputSeconds) {
-		if err := makeInput(ctx, cfg.Input, cfg.InputSeconds, log); err != nil {
+	if cfg.MakeInput || cfg.inputDefault {
+		if err := makeInput(ctx, cfg.preset(), cfg.Input, cfg.InputSeconds, log); err != nil {
 			return err
 		}
 	}
@@ -33,6 +33,12 @@ func run(ctx context.Context, cfg config, stdout, log io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(log, "loadtest: input %s\n", in)
+	switch cfg.Mode {
+	case modeLatency:
+		return runLatency(ctx, &cfg, in, stdout, log)
+	case modePublishers:
+		return runPublishers(ctx, &cfg, in, stdout, log)
+	}
 
 	env := &stepEnv{cfg: &cfg, log: log, pid: cfg.ServerPID}
 	var push, play string
