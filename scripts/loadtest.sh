@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# HTTP-FLV load harness against a freshly built standalone server, all on this
-# machine over 127.0.0.1. The harness (scripts/loadtest) starts the server on
+# Load and latency harness against a freshly built standalone server, all on
+# this machine over 127.0.0.1. Three modes (-mode): viewers (HTTP-FLV fan-out,
+# the default), latency (publish -> first HLS playlist / first LL-HLS part,
+# LL-HLS live-edge delay) and publishers (many 1 Mbit/s publishers with FLV +
+# HLS, optionally recording). The harness (scripts/loadtest) starts the server on
 # free loopback ports with a temporary data dir and a random admin token
 # (LIVESTACK_ADMIN_TOKEN), creates the channel "load" through the API, publishes
 # the input over RTMP, runs the viewers, and stops the server at the end (also
@@ -10,11 +13,18 @@
 # 44.1 kHz stereo, 30 s) is encoded once with ffmpeg into
 # ~/.cache/livestack/loadtest-720p30-2500k-30s.flv.
 #
+# The publishers mode uses a camera-like input instead (720p30 H.264 CBR
+# 900 kbit/s + AAC 96 kbit/s, about 1 Mbit/s of FLV), cached the same way.
+#
 # Commands (arguments go to the harness; `go run ./scripts/loadtest -h` lists them):
 #   scripts/loadtest.sh -viewers 100 -duration 20s                 # one step
 #   scripts/loadtest.sh -viewers 100 -merge-window 0               # every frame written at once
 #   scripts/loadtest.sh -viewers 500 -duration 30s -json           # figures for docs/performance.md
 #   scripts/loadtest.sh -sweep 500,1000,2000,3000,4000,5000 -json  # highest healthy viewer count
+#   scripts/loadtest.sh -mode latency -runs 20 -json                # docs/performance.md, HLS and LL-HLS latency
+#   scripts/loadtest.sh -mode publishers -publishers 50 -duration 20s
+#   scripts/loadtest.sh -mode publishers -sweep 200,400,800,1200,1600 -keep-going -json -server-args "--max-publishers 5000"
+#   scripts/loadtest.sh -mode publishers -record mp4 -sweep 200,400,800,1200 -json
 # Keep the server's log with -server-log FILE; profile it with
 #   -server-args "--debug-addr 127.0.0.1:6060"
 set -euo pipefail
@@ -41,7 +51,7 @@ trap 'exit 130' INT TERM
 
 go build -o "$tmp/standalone" ./containers/standalone
 go build -o "$tmp/loadtest" ./scripts/loadtest
-"$tmp/loadtest" -make-input >/dev/null
+"$tmp/loadtest" -make-input "$@" >/dev/null # the input of the mode
 
 "$tmp/loadtest" -server-bin "$tmp/standalone" "$@" &
 pid=$!
