@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/livestack/livestack/shared/abr"
 	"github.com/livestack/livestack/shared/ingest"
 	"github.com/livestack/livestack/shared/media/hub"
 	"github.com/livestack/livestack/shared/metrics"
@@ -128,6 +129,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	g.Playback = playback.New(playback.Config{Hub: g.Hub, Authorize: deps.PlayAuth, WriteTimeout: cfg.PlayWriteTimeout, SendBuffer: cfg.PlaySendBuffer, Logger: cfg.Logger})
 	g.mux = http.NewServeMux()
 	g.Playback.Register(g.mux)
+	g.mux.Handle(abr.Pattern, &abr.Master{Hub: g.Hub, Authorize: deps.PlayAuth})
 	for _, p := range deps.Packagers {
 		p.RegisterPlayback(g.mux, g.Hub, deps.PlayAuth)
 	}
