@@ -17,7 +17,10 @@ import (
 
 	"github.com/livestack/livestack/shared/gateway"
 	"github.com/livestack/livestack/shared/ingest"
+	"github.com/livestack/livestack/shared/media/cmaf"
+	"github.com/livestack/livestack/shared/media/hls"
 	"github.com/livestack/livestack/shared/media/hub"
+	"github.com/livestack/livestack/shared/metrics"
 	"github.com/livestack/livestack/shared/rtmpserver"
 )
 
@@ -54,14 +57,23 @@ func run(args []string) error {
 	region := fs.String("region", env("AWS_REGION", ""), "region recorded on sessions (env AWS_REGION)")
 	merge := fs.Duration("merge-window", envDur("LIVESTACK_MERGE_WINDOW", 70*time.Millisecond), "media batched per viewer write (env LIVESTACK_MERGE_WINDOW)")
 	reconnect := fs.Duration("reconnect-window", envDur("LIVESTACK_RECONNECT_WINDOW", 10*time.Second), "how long viewers wait for a dropped publisher (env LIVESTACK_RECONNECT_WINDOW)")
+	cmafMode := fs.String("cmaf-mode", env("LIVESTACK_CMAF_MODE", "ll"), "ll (LL-HLS: parts, blocking reload; the CDN must key on _HLS_msn/_HLS_part) or cdn (whole segments only); see docs/hls.md (env LIVESTACK_CMAF_MODE)")
+	partDur := fs.Duration("hls-part-duration", envDur("LIVESTACK_HLS_PART_DURATION", 200*time.Millisecond), "LL-HLS part target (env LIVESTACK_HLS_PART_DURATION)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cmafMode != "ll" && *cmafMode != "cdn" {
+		return fmt.Errorf("-cmaf-mode: must be ll or cdn, got %q", *cmafMode)
 	}
 	secret := os.Getenv("LIVESTACK_INGEST_CALLBACK_SECRET")
 	if *callback == "" || len(secret) < 16 {
 		return fmt.Errorf("LIVESTACK_INGEST_CALLBACK_URL and LIVESTACK_INGEST_CALLBACK_SECRET (≥ 16 characters) are required")
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	packagers := hls.NewManager(hls.ManagerConfig{
+		CMAF:   cmaf.Config{CDN: *cmafMode == "cdn", PartDuration: *partDur},
+		Logger: log,
+	})
 	gw, err := gateway.New(gateway.Config{
 		RTMPAddr: *rtmpAddr, RTMPSAddr: *rtmpsAddr, HTTPAddr: *httpAddr,
 		TLSCertFile: *cert, TLSKeyFile: *key,
@@ -70,6 +82,9 @@ func run(args []string) error {
 		Logger: log,
 	}, gateway.Deps{
 		Authorizer: &ingest.Callback{URL: *callback, Secret: []byte(strings.TrimSpace(secret))},
+		Hooks:      rtmpserver.HookList{packagers},
+		Metrics:    []metrics.Source{packagers},
+		Packagers:  []gateway.PlaybackRoutes{packagers},
 	})
 	if err != nil {
 		return err
