@@ -359,3 +359,212 @@ func TestHLSEndsWithoutPackagerAndEmptyRecordingIsRemoved(t *testing.T) {
 		return err == nil && len(page.Recordings) == 0 && e.rec.Active() == 0
 	}, 5*time.Second, 10*time.Millisecond)
 }
+
+// flaky fails the first n Puts, as S3 does when it throttles or a link drops.
+type flaky struct {
+	*fsblob.Store
+	mu   sync.Mutex
+	left int
+}
+
+func (f *flaky) Put(ctx context.Context, key string, body io.Reader, size int64, ct string) error {
+	f.mu.Lock()
+	fail := f.left != 0
+	if f.left > 0 {
+		f.left--
+	}
+	f.mu.Unlock()
+	if fail {
+		_, _ = io.CopyN(io.Discard, body, 100)
+		return fmt.Errorf("put %s: injected failure", key)
+	}
+	return f.Store.Put(ctx, key, body, size, ct)
+}
+
+func TestUploadFailuresAreRetried(t *testing.T) {
+	tags := fixture(t, 12, 25)
+	var fb *flaky
+	e := newEnv(t, "", nil)
+	// rebuild the recorder on a flaky blob store
+	require.NoError(t, e.rec.Close(context.Background()))
+	fb = &flaky{Store: e.blob, left: 5}
+	var err error
+	e.rec, err = New(Config{SpoolDir: e.spool, Blob: fb, Store: e.store, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		OnReady: func(_ context.Context, r store.Recording) { e.ready <- r }})
+	require.NoError(t, err)
+	ch := testChannel("flaky", 5, false)
+	pub, err := e.hub.Publish(ch.ID, hub.PublishOptions{})
+	require.NoError(t, err)
+	e.rec.StreamStarted(context.Background(), ch, pub.Stream())
+	publish(t, pub, tags, 0, 0)
+	pub.Close("done")
+	r := e.waitReady(1)[0]
+	require.Len(t, r.Keys, 3)
+	for _, k := range r.Keys {
+		_, err := e.blob.Stat(context.Background(), k)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int64(5), e.rec.Counters.UploadsFailed.Load())
+	assert.Equal(t, int64(5), e.rec.Counters.UploadRetries.Load())
+	assert.Equal(t, int64(3), e.rec.Counters.UploadsOK.Load())
+	require.NoError(t, e.rec.Close(context.Background()))
+}
+
+// The blob store is down when the process stops: the files stay in the spool
+// and the next start uploads them; the recording ended cleanly, so it is complete.
+func TestSpoolSurvivesShutdownWithStoreDown(t *testing.T) {
+	tags := fixture(t, 12, 25)
+	e := newEnv(t, "", nil)
+	require.NoError(t, e.rec.Close(context.Background()))
+	down := &flaky{Store: e.blob, left: -1}
+	var err error
+	e.rec, err = New(Config{SpoolDir: e.spool, Blob: down, Store: e.store, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	require.NoError(t, err)
+	ch := testChannel("down", 5, true)
+	pub, err := e.hub.Publish(ch.ID, hub.PublishOptions{})
+	require.NoError(t, err)
+	e.rec.StreamStarted(context.Background(), ch, pub.Stream())
+	publish(t, pub, tags, 0, 0)
+	e.rec.SegmentReady(context.Background(), hls.Segment{StreamKey: "down", Duration: 2 * time.Second, Data: []byte("ts")})
+	pub.Close("done")
+	e.rec.StreamEnded(context.Background(), "down")
+	require.Eventually(t, func() bool { n, _ := e.rec.SpoolPending(); return n == 4 }, 10*time.Second, 10*time.Millisecond,
+		"3 MP4 files and 1 segment wait in the spool")
+	_, pendingBytes := e.rec.SpoolPending()
+	assert.Greater(t, pendingBytes, int64(100_000))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	require.Error(t, e.rec.Close(ctx), "Close reports what it could not upload")
+	page, err := e.store.ListRecordings(context.Background(), store.RecordingQuery{ChannelID: "down"})
+	require.NoError(t, err)
+	require.Len(t, page.Recordings, 2)
+	for _, r := range page.Recordings {
+		assert.Equal(t, store.StatusRecording, r.Status, "not finished while files wait")
+	}
+
+	e.rec, err = New(Config{SpoolDir: e.spool, Blob: e.blob, Store: e.store, MinBackoff: 5 * time.Millisecond,
+		OnReady: func(_ context.Context, r store.Recording) { e.ready <- r }})
+	require.NoError(t, err)
+	recs := e.waitReady(2)
+	for _, r := range recs {
+		assert.Equal(t, store.StatusComplete, r.Status, "%s ended cleanly before the stop", r.Kind)
+		if r.Kind == store.KindMP4 {
+			assert.Len(t, r.Keys, 3)
+			assert.InDelta(t, 12000, r.DurationMillis, 150)
+		} else {
+			assert.Equal(t, int64(2000), r.DurationMillis)
+		}
+	}
+	assert.Equal(t, int64(4), e.rec.Counters.FilesRecovered.Load())
+}
+
+// A crash (the process dies mid-recording) is simulated by copying the spool
+// and the blob store while a recording runs, tearing the journal being
+// written, and starting a recorder on the copies.
+func TestCrashRecoveryFromSpool(t *testing.T) {
+	tags := fixture(t, 12, 25)
+	e := newEnv(t, "", nil)
+	ch := testChannel("crash", 5, false)
+	pub, err := e.hub.Publish(ch.ID, hub.PublishOptions{})
+	require.NoError(t, err)
+	e.rec.StreamStarted(context.Background(), ch, pub.Stream())
+	publish(t, pub, tags, 0, 8*time.Second) // 5 s in file 1, 3 s in file 2, still live
+
+	// Wait until file 1 is uploaded and file 2's journal holds its fragments.
+	var journal string
+	require.Eventually(t, func() bool {
+		n, _ := e.rec.SpoolPending()
+		m, _ := filepath.Glob(filepath.Join(e.spool, "*", "000002.mp4.journal"))
+		if n != 0 || len(m) != 1 {
+			return false
+		}
+		journal = m[0]
+		fi, err := os.Stat(journal)
+		return err == nil && fi.Size() > 100_000
+	}, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+
+	crash := t.TempDir()
+	require.NoError(t, exec.Command("cp", "-a", e.spool, filepath.Join(crash, "spool")).Run())
+	require.NoError(t, exec.Command("cp", "-a", e.blobDir(), filepath.Join(crash, "blob")).Run())
+	cj := filepath.Join(crash, "spool", filepath.Base(filepath.Dir(journal)), "000002.mp4.journal")
+	fi, err := os.Stat(cj)
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(cj, fi.Size()-777), "a torn last fragment")
+	// and a torn line at the end of the file log
+	lf, err := os.OpenFile(filepath.Join(filepath.Dir(cj), logName), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, _ = lf.WriteString(`{"seq":3,"name":"000003.m`)
+	require.NoError(t, lf.Close())
+
+	bs, err := fsblob.New(filepath.Join(crash, "blob"))
+	require.NoError(t, err)
+	defer bs.Close()
+	st, err := boltstore.Open(filepath.Join(crash, "db"))
+	require.NoError(t, err)
+	defer st.Close()
+	ready := make(chan store.Recording, 1)
+	rec2, err := New(Config{SpoolDir: filepath.Join(crash, "spool"), Blob: bs, Store: st, MinBackoff: 5 * time.Millisecond,
+		OnReady: func(_ context.Context, r store.Recording) { ready <- r }})
+	require.NoError(t, err)
+	defer rec2.Close(context.Background())
+	var r store.Recording
+	select {
+	case r = <-ready:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the recovered recording never became ready")
+	}
+	assert.Equal(t, store.StatusIncomplete, r.Status)
+	require.Len(t, r.Keys, 2)
+	var total time.Duration
+	for _, k := range r.Keys {
+		p := filepath.Join(crash, "blob", "objects", filepath.FromSlash(k))
+		d, codecs, _ := ffprobe(t, p)
+		assert.ElementsMatch(t, []string{"h264", "aac"}, codecs)
+		decodeCheck(t, p)
+		total += d
+	}
+	// file 1 whole (5 s) + file 2 up to its last complete fragment (0.5 s
+	// fragments; the torn one and the samples not yet flushed are lost)
+	assert.Greater(t, total.Seconds(), 6.5)
+	assert.LessOrEqual(t, total.Seconds(), 8.05)
+	assert.InDelta(t, total.Milliseconds(), r.DurationMillis, 100)
+	require.NotNil(t, r.EndedAt)
+	assert.False(t, r.EndedAt.Before(r.StartedAt))
+	entries, _ := os.ReadDir(filepath.Join(crash, "spool"))
+	assert.Empty(t, entries)
+
+	pub.Close("done")
+	e.waitReady(1)
+}
+
+// A publisher that reconnects inside the reconnect window continues the same
+// recording: one broadcast, one recording, continuous files.
+func TestReconnectContinuesRecording(t *testing.T) {
+	tags := fixture(t, 12, 25)
+	e := newEnv(t, "", nil)
+	e.hub = hub.New(hub.Config{ReconnectWindow: 2 * time.Second, MaxLag: time.Hour})
+	ch := testChannel("rc", 5, false)
+	pub, err := e.hub.Publish(ch.ID, hub.PublishOptions{})
+	require.NoError(t, err)
+	e.rec.StreamStarted(context.Background(), ch, pub.Stream())
+	publish(t, pub, tags, 0, 4*time.Second)
+	pub.Close("network drop")
+	time.Sleep(200 * time.Millisecond)
+	pub2, err := e.hub.Publish(ch.ID, hub.PublishOptions{})
+	require.NoError(t, err)
+	require.Same(t, pub.Stream(), pub2.Stream(), "the hub continued the stream")
+	publish(t, pub2, tags, 90_000, 4*time.Second) // an encoder whose clock restarted elsewhere
+	pub2.Close("done")
+	r := e.waitReady(1)[0]
+	page, err := e.store.ListRecordings(context.Background(), store.RecordingQuery{ChannelID: "rc"})
+	require.NoError(t, err)
+	require.Len(t, page.Recordings, 1, "one recording per broadcast")
+	require.Len(t, r.Keys, 2)
+	var total time.Duration
+	for _, k := range r.Keys {
+		d, _, _ := ffprobe(t, e.file(k))
+		total += d
+	}
+	assert.InDelta(t, 8.0, total.Seconds(), 0.3)
+}
