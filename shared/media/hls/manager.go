@@ -193,17 +193,21 @@ func (m *Manager) start(ctx context.Context, ch *channel.Channel, s *hub.Stream)
 		}
 	}
 	m.log.Info("packaging stream", "stream", key, "ts", e.ts != nil, "cmaf", e.cmaf != nil, "sink", sinkOn, "segment", target)
-	go m.run(ctx, e, sinkOn)
+	// Subscribe before returning: StreamStarted runs before media flows, so the
+	// packagers see the stream from its first packet.
+	sub, err := s.Subscribe(hub.SubscribeOptions{Internal: true})
+	if err != nil {
+		m.finish(ctx, e, sinkOn)
+		return
+	}
+	go m.run(ctx, e, sub, sinkOn)
 }
 
 // run feeds the stream's packets to the packagers until the stream ends.
-func (m *Manager) run(ctx context.Context, e *entry, sinkOn bool) {
+func (m *Manager) run(ctx context.Context, e *entry, sub *hub.Subscriber, sinkOn bool) {
 	defer m.finish(ctx, e, sinkOn)
-	sub, err := e.stream.Subscribe(hub.SubscribeOptions{Internal: true})
-	if err != nil {
-		return
-	}
 	defer func() { sub.Close() }()
+	var err error
 	var buf []*hub.Packet
 	for {
 		buf, err = sub.Read(ctx, buf)
