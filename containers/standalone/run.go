@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/livestack/livestack/shared/blob/fsblob"
 	"github.com/livestack/livestack/shared/channel"
 	"github.com/livestack/livestack/shared/gateway"
 	"github.com/livestack/livestack/shared/httpapi"
@@ -24,11 +25,13 @@ import (
 	"github.com/livestack/livestack/shared/media/hls"
 	"github.com/livestack/livestack/shared/media/hub"
 	"github.com/livestack/livestack/shared/metrics"
+	"github.com/livestack/livestack/shared/recording"
 	"github.com/livestack/livestack/shared/relay"
 	"github.com/livestack/livestack/shared/rtmpserver"
 	"github.com/livestack/livestack/shared/signing"
 	"github.com/livestack/livestack/shared/store"
 	"github.com/livestack/livestack/shared/store/boltstore"
+	"github.com/livestack/livestack/shared/vod"
 )
 
 // instance is a running standalone, handed to tests through run's ready channel.
@@ -40,6 +43,8 @@ type instance struct {
 	AdminToken string
 	URLs       httpapi.URLs
 	API        http.Handler
+	// Scheduling is the event bus, stream event emitter and worker scheduler.
+	Scheduling *scheduling
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {
@@ -74,10 +79,33 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
+	sched, err := newScheduling(st, cfg.WorkerRun, cfg.WorkerRunner, log)
+	if err != nil {
+		return err
+	}
+	defer sched.Close()
+	blobs, err := fsblob.New(filepath.Join(cfg.DataDir, "blob"))
+	if err != nil {
+		return fmt.Errorf("open blob store: %w", err)
+	}
+	defer blobs.Close()
+	// The recorder finishes what a previous run left in the spool (a crash) in the background.
+	recorder, err := recording.New(recording.Config{SpoolDir: filepath.Join(cfg.DataDir, "spool"), Blob: blobs, Store: st, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() { // after the gateway closed the hub: every stream has ended
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := recorder.Close(ctx); err != nil {
+			log.Warn("recorder stopped with files in the spool", "error", err)
+		}
+	}()
 
 	relays := relay.New(relay.Config{Logger: log})
 	packagers := hls.NewManager(hls.ManagerConfig{
 		CMAF:   cmaf.Config{CDN: cfg.CMAFMode == "cdn", PartDuration: cfg.PartDuration},
+		Sink:   recorder,
 		Logger: log,
 	})
 	defer func() {
@@ -109,11 +137,12 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		Logger: log,
 	}, gateway.Deps{
 		Authorizer: &ingest.Local{Store: st, Signer: signer},
-		Hooks:      rtmpserver.HookList{relays, packagers},
-		Metrics:    []metrics.Source{metrics.RelaySource{Manager: relays}, packagers},
+		Hooks:      rtmpserver.HookList{relays, recorder, packagers, sched.Emitter},
+		Metrics:    []metrics.Source{metrics.RelaySource{Manager: relays}, packagers, recording.Metrics{Recorder: recorder}},
 		Packagers:  []gateway.PlaybackRoutes{packagers},
 		Routes: map[string]http.Handler{
 			"/api/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apiHandler.ServeHTTP(w, r) }),
+			"/vod/": vod.New(vod.Config{Store: st, Blob: blobs, Logger: log}),
 		},
 	})
 	if err != nil {
@@ -123,6 +152,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		return err
 	}
 	addrs := gw.Addrs()
+	sched.Emitter.SetAddrs(addrs.HTTP, addrs.RTMP)
 	urls := httpapi.URLs{
 		PushBase: "rtmp://" + hostPort(cfg.PublicHost, addrs.RTMP),
 		PlayBase: "http://" + hostPort(cfg.PublicHost, addrs.HTTP),
@@ -159,7 +189,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		defer stopDebug()
 	}
 	if ready != nil {
-		ready <- &instance{Gateway: gw, Relays: relays, Store: st, Signer: signer, AdminToken: token, URLs: urls, API: api}
+		ready <- &instance{Gateway: gw, Relays: relays, Store: st, Signer: signer, AdminToken: token, URLs: urls, API: api, Scheduling: sched}
 	}
 	return gw.Serve(ctx)
 }
