@@ -145,6 +145,9 @@ func (s Spec) Args() ([]string, error) {
 	g := strconv.Itoa(s.GOPFrames())
 	args := []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
 		"-progress", progress, "-stats_period", "1",
+		// The worker probed the source already and feeds it from a keyframe with
+		// its sequence headers: ffmpeg need not wait for seconds of input.
+		"-analyzeduration", "500000", "-probesize", "500000",
 		"-fflags", "+genpts", "-f", format, "-i", input}
 	if s.ImageInput != "" {
 		args = append(args, "-i", "file:"+s.ImageInput)

@@ -158,29 +158,32 @@ func TextFilter(t channel.TextWatermark, textFile string, font Font) (string, er
 // EscapeValue escapes a filter option value for ffmpeg's two parsing levels
 // (https://ffmpeg.org/ffmpeg-filters.html#Notes-on-filtergraph-escaping):
 // first the option level, where the value is quoted with '...' (a quote inside
-// becomes '\''), then the filter graph level, where '\', ''', '[', ']', ',',
+// becomes '\”), then the filter graph level, where '\', ”', '[', ']', ',',
 // ';' and ':' are backslash-escaped. The result, placed after "key=", parses
 // back to exactly v.
 func EscapeValue(v string) string {
+	// Bytes, not runes: every special character is ASCII, and invalid UTF-8
+	// must pass through unchanged.
 	// Level 1: option value, parsed by av_get_token with ':' as the separator.
 	var l1 strings.Builder
 	l1.WriteByte('\'')
-	for _, r := range v {
-		if r == '\'' {
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\'' {
 			l1.WriteString(`'\''`)
 			continue
 		}
-		l1.WriteRune(r)
+		l1.WriteByte(v[i])
 	}
 	l1.WriteByte('\'')
 	// Level 2: filter graph description.
+	s1 := l1.String()
 	var l2 strings.Builder
-	for _, r := range l1.String() {
-		switch r {
+	for i := 0; i < len(s1); i++ {
+		switch s1[i] {
 		case '\\', '\'', '[', ']', ',', ';', ':':
 			l2.WriteByte('\\')
 		}
-		l2.WriteRune(r)
+		l2.WriteByte(s1[i])
 	}
 	return l2.String()
 }

@@ -56,7 +56,7 @@ func startGateway(t *testing.T) *testGateway {
 	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel()}))
 	}
 	gw, err := gateway.New(gateway.Config{
 		RTMPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
@@ -188,4 +188,11 @@ func ffprobe(t *testing.T, path string) probeResult {
 		r.Bitrate = float64(bytes*8) / (float64(to-from) / 1000)
 	}
 	return r
+}
+
+func testLogLevel() slog.Level {
+	if os.Getenv("LIVESTACK_TEST_DEBUG") != "" {
+		return slog.LevelInfo
+	}
+	return slog.LevelWarn
 }

@@ -548,7 +548,9 @@ const (
 	stderrWindow = 10 * time.Second
 )
 
-func newStderrLogger(log *slog.Logger) *stderrLogger { return &stderrLogger{log: log.With("src", "ffmpeg")} }
+func newStderrLogger(log *slog.Logger) *stderrLogger {
+	return &stderrLogger{log: log.With("src", "ffmpeg")}
+}
 
 func (l *stderrLogger) Write(b []byte) (int, error) {
 	l.partial.Write(b)
