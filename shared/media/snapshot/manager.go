@@ -13,6 +13,7 @@ import (
 	"github.com/livestack/livestack/shared/blob"
 	"github.com/livestack/livestack/shared/channel"
 	"github.com/livestack/livestack/shared/media/hub"
+	"github.com/livestack/livestack/shared/playback"
 	"github.com/livestack/livestack/shared/store"
 )
 
@@ -153,19 +154,23 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 }
 
-// Authorizer decides whether a request may see channelID's picture (the
-// playback authorizer: signed play URLs); nil allows every request.
-type Authorizer func(r *http.Request, channelID string) error
-
 // Pattern is the ServeMux pattern Handler serves.
 const Pattern = "GET /{channel}/snapshot.jpg"
 
+// RegisterPlayback implements gateway.PlaybackRoutes: the latest picture is
+// served next to the live streams, under the same play authorizer (a channel
+// with signed playback needs a signed snapshot URL too).
+func (m *Manager) RegisterPlayback(mux *http.ServeMux, _ *hub.Hub, auth playback.Authorizer) {
+	mux.Handle(Pattern, m.Handler(auth))
+}
+
 // Handler serves the latest picture of a live channel at
-// /{channelId}/snapshot.jpg (register it under Pattern): 200 image/jpeg with
+// /{channelId}/snapshot.jpg (register it under Pattern, or with
+// RegisterPlayback): 200 image/jpeg with
 // a short Cache-Control, 404 when the channel has none, 403 when authorize
 // refuses. CORS is open, as for playback, so a console on another origin can
 // show thumbnails.
-func (m *Manager) Handler(authorize Authorizer) http.Handler {
+func (m *Manager) Handler(authorize playback.Authorizer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", "*")
