@@ -216,7 +216,7 @@ func measureLatency(ctx context.Context, cfg *config, base, id, push string, in 
 
 	type first struct {
 		at  int64
-		pl  *playlist.Media
+		pl  *mediaPlaylist
 		url string
 		err error
 	}
@@ -260,15 +260,9 @@ func measureLatency(ctx context.Context, cfg *config, base, id, push string, in 
 		errs = append(errs, fmt.Errorf("first LL-HLS part: %w", ll.err))
 	} else {
 		r.FirstPartMs = msPtr(ll.at - started)
-		if sc := ll.pl.ServerControl; sc != nil {
-			r.CanBlockReload = sc.CanBlockReload
-			if sc.PartHoldBack != nil {
-				r.PartHoldBackMs = float64(*sc.PartHoldBack) / 1e6
-			}
-		}
-		if ll.pl.PartInf != nil {
-			r.PartTargetMs = float64(ll.pl.PartInf.PartTarget) / 1e6
-		}
+		r.CanBlockReload = ll.pl.CanBlockReload
+		r.PartHoldBackMs = float64(ll.pl.PartHoldBack) / 1e6
+		r.PartTargetMs = float64(ll.pl.PartTarget) / 1e6
 		if err := measureEdge(ctx, cfg, client, ll.url, ll.pl, in, pub, r); err != nil {
 			errs = append(errs, fmt.Errorf("live edge: %w", err))
 		}
@@ -340,7 +334,7 @@ func firstSegment(ctx context.Context, c *http.Client, u string, poll time.Durat
 
 // firstPart polls the CMAF playlist until it exists, then asks the media
 // playlist for the first part with a blocking reload until one is listed.
-func firstPart(ctx context.Context, c *http.Client, u string, poll time.Duration) (string, *playlist.Media, int64, error) {
+func firstPart(ctx context.Context, c *http.Client, u string, poll time.Duration) (string, *mediaPlaylist, int64, error) {
 	last := ""
 	mediaURL := ""
 	for {
@@ -350,24 +344,26 @@ func firstPart(ctx context.Context, c *http.Client, u string, poll time.Duration
 			case err != nil:
 				last = err.Error()
 			case code == http.StatusOK:
-				pl, perr := playlist.Unmarshal(b)
-				if perr != nil {
-					return "", nil, 0, fmt.Errorf("%s: %w", u, perr)
-				}
-				switch pl := pl.(type) {
-				case *playlist.Multivariant:
-					if len(pl.Variants) == 0 {
-						return "", nil, 0, fmt.Errorf("%s: a multivariant playlist without variants", u)
+				if !bytes.Contains(b, []byte("#EXT-X-STREAM-INF")) {
+					pl, perr := parseMedia(b)
+					if perr != nil {
+						return "", nil, 0, fmt.Errorf("%s: %w", u, perr)
 					}
-					mediaURL, err = resolve(u, pl.Variants[0].URI)
-					if err != nil {
-						return "", nil, 0, err
-					}
-				case *playlist.Media:
-					if len(allParts(pl)) > 0 {
+					if len(pl.allParts()) > 0 {
 						return u, pl, at, nil
 					}
 					mediaURL = u
+					continue
+				}
+				var mv playlist.Multivariant
+				if perr := mv.Unmarshal(b); perr != nil {
+					return "", nil, 0, fmt.Errorf("%s: %w", u, perr)
+				}
+				if len(mv.Variants) == 0 {
+					return "", nil, 0, fmt.Errorf("%s: a multivariant playlist without variants", u)
+				}
+				if mediaURL, err = resolve(u, mv.Variants[0].URI); err != nil {
+					return "", nil, 0, err
 				}
 				continue
 			default:
@@ -387,7 +383,7 @@ func firstPart(ctx context.Context, c *http.Client, u string, poll time.Duration
 			if perr != nil {
 				return "", nil, 0, fmt.Errorf("%s: %w", mediaURL, perr)
 			}
-			if len(allParts(pl)) > 0 {
+			if len(pl.allParts()) > 0 {
 				return mediaURL, pl, at, nil
 			}
 			last = "200 without parts"
@@ -398,50 +394,6 @@ func firstPart(ctx context.Context, c *http.Client, u string, poll time.Duration
 			return "", nil, 0, fmt.Errorf("%s: %w (last answer: %s)", mediaURL, err, last)
 		}
 	}
-}
-
-// partRef is one EXT-X-PART of a media playlist.
-type partRef struct {
-	MSN, Index int
-	URI        string
-	Duration   time.Duration
-	Range      string // "bytes=a-b" for BYTERANGE parts
-}
-
-func (p partRef) after(q partRef) bool {
-	return p.MSN > q.MSN || (p.MSN == q.MSN && p.Index > q.Index)
-}
-
-// allParts lists the parts of a media playlist in order, with their parent
-// segment's media sequence number.
-func allParts(pl *playlist.Media) []partRef {
-	var out []partRef
-	add := func(msn int, parts []*playlist.MediaPart) {
-		for i, p := range parts {
-			r := partRef{MSN: msn, Index: i, URI: p.URI, Duration: p.Duration}
-			if p.ByteRangeLength != nil {
-				start := uint64(0)
-				if p.ByteRangeStart != nil {
-					start = *p.ByteRangeStart
-				}
-				r.Range = fmt.Sprintf("bytes=%d-%d", start, start+*p.ByteRangeLength-1)
-			}
-			out = append(out, r)
-		}
-	}
-	for i, s := range pl.Segments {
-		add(pl.MediaSequence+i, s.Parts)
-	}
-	add(pl.MediaSequence+len(pl.Segments), pl.Parts)
-	return out
-}
-
-func parseMedia(b []byte) (*playlist.Media, error) {
-	var pl playlist.Media
-	if err := pl.Unmarshal(b); err != nil {
-		return nil, err
-	}
-	return &pl, nil
 }
 
 func resolve(base, ref string) (string, error) {
@@ -533,11 +485,11 @@ func (t *fmp4Track) videoDecodeTimes(b []byte) ([]float64, error) {
 }
 
 // measureEdge samples the live edge of the media playlist for cfg.EdgeFor.
-func measureEdge(ctx context.Context, cfg *config, c *http.Client, mediaURL string, pl *playlist.Media, in *input, pub *publisher, r *latencyRun) error {
-	if pl.Map == nil {
+func measureEdge(ctx context.Context, cfg *config, c *http.Client, mediaURL string, pl *mediaPlaylist, in *input, pub *publisher, r *latencyRun) error {
+	if pl.MapURI == "" {
 		return errors.New("the media playlist has no EXT-X-MAP (not fMP4)")
 	}
-	mapURL, err := resolve(mediaURL, pl.Map.URI)
+	mapURL, err := resolve(mediaURL, pl.MapURI)
 	if err != nil {
 		return err
 	}
@@ -549,7 +501,7 @@ func measureEdge(ctx context.Context, cfg *config, c *http.Client, mediaURL stri
 	if err != nil {
 		return err
 	}
-	parts := allParts(pl)
+	parts := pl.allParts()
 	// The first part of the stream starts with the first video frame sent.
 	firstVideo := -1.0
 	for _, t := range in.Media {
@@ -624,7 +576,7 @@ func measureEdge(ctx context.Context, cfg *config, c *http.Client, mediaURL stri
 			loopErr = fmt.Errorf("%s: %w", u, err)
 			break
 		}
-		ps := allParts(npl)
+		ps := npl.allParts()
 		if len(ps) > 0 && ps[len(ps)-1].after(newest) {
 			newest = ps[len(ps)-1]
 			select {

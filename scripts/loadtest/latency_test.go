@@ -28,15 +28,19 @@ s7.mp4
 func TestAllParts(t *testing.T) {
 	pl, err := parseMedia([]byte(llPlaylist))
 	require.NoError(t, err)
-	ps := allParts(pl)
+	ps := pl.allParts()
 	require.Len(t, ps, 4)
 	require.Equal(t, partRef{MSN: 7, Index: 0, URI: "s7p0.mp4", Duration: 200 * time.Millisecond}, ps[0])
 	require.Equal(t, partRef{MSN: 8, Index: 1, URI: "s8p1.mp4", Duration: 200 * time.Millisecond}, ps[3])
 	require.True(t, ps[2].after(ps[1]))
 	require.True(t, ps[3].after(ps[2]))
 	require.False(t, ps[0].after(ps[0]))
-	require.Equal(t, 600*time.Millisecond, *pl.ServerControl.PartHoldBack)
-	require.True(t, pl.ServerControl.CanBlockReload)
+	require.Equal(t, 600*time.Millisecond, pl.PartHoldBack)
+	require.Equal(t, 200*time.Millisecond, pl.PartTarget)
+	require.True(t, pl.CanBlockReload)
+	require.Equal(t, "init.mp4", pl.MapURI)
+	require.Len(t, pl.Segments, 1)
+	require.Equal(t, mediaSegment{URI: "s7.mp4", Duration: 400 * time.Millisecond, Parts: ps[:2]}, pl.Segments[0])
 }
 
 func TestWithQueryAndResolve(t *testing.T) {
