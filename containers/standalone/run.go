@@ -24,6 +24,8 @@ import (
 	"github.com/livestack/livestack/shared/media/cmaf"
 	"github.com/livestack/livestack/shared/media/hls"
 	"github.com/livestack/livestack/shared/media/hub"
+	"github.com/livestack/livestack/shared/media/motion"
+	"github.com/livestack/livestack/shared/media/snapshot"
 	"github.com/livestack/livestack/shared/metrics"
 	"github.com/livestack/livestack/shared/recording"
 	"github.com/livestack/livestack/shared/relay"
@@ -45,6 +47,8 @@ type instance struct {
 	API        http.Handler
 	// Scheduling is the event bus, stream event emitter and worker scheduler.
 	Scheduling *scheduling
+	Snapshots  *snapshot.Manager
+	Motion     *motion.Manager
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {
@@ -103,6 +107,16 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 	}()
 
 	relays := relay.New(relay.Config{Logger: log})
+	// JPG snapshots and motion clips (decoded by ffmpeg subprocesses), stopped
+	// after the gateway: the hub has ended every stream, so clips are finished.
+	snapshots := snapshot.NewManager(snapshot.ManagerConfig{Blob: blobs, Index: st, Logger: log})
+	motions := motion.NewManager(motion.ManagerConfig{Blob: blobs, Index: st, SpoolDir: filepath.Join(cfg.DataDir, "spool", "motion"), Logger: log})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = snapshots.Close(ctx)
+		_ = motions.Close(ctx)
+	}()
 	packagers := hls.NewManager(hls.ManagerConfig{
 		CMAF:   cmaf.Config{CDN: cfg.CMAFMode == "cdn", PartDuration: cfg.PartDuration},
 		Sink:   recorder,
@@ -137,9 +151,9 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		Logger: log,
 	}, gateway.Deps{
 		Authorizer: &ingest.Local{Store: st, Signer: signer},
-		Hooks:      rtmpserver.HookList{relays, recorder, packagers, sched.Emitter},
-		Metrics:    []metrics.Source{metrics.RelaySource{Manager: relays}, packagers, recording.Metrics{Recorder: recorder}},
-		Packagers:  []gateway.PlaybackRoutes{packagers},
+		Hooks:      rtmpserver.HookList{relays, recorder, packagers, snapshots, motions, sched.Emitter},
+		Metrics:    []metrics.Source{metrics.RelaySource{Manager: relays}, packagers, recording.Metrics{Recorder: recorder}, snapshots, motions},
+		Packagers:  []gateway.PlaybackRoutes{packagers, snapshots},
 		Routes: map[string]http.Handler{
 			"/api/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apiHandler.ServeHTTP(w, r) }),
 			"/vod/": vod.New(vod.Config{Store: st, Blob: blobs, Logger: log}),
@@ -189,7 +203,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		defer stopDebug()
 	}
 	if ready != nil {
-		ready <- &instance{Gateway: gw, Relays: relays, Store: st, Signer: signer, AdminToken: token, URLs: urls, API: api, Scheduling: sched}
+		ready <- &instance{Gateway: gw, Relays: relays, Store: st, Signer: signer, AdminToken: token, URLs: urls, API: api, Scheduling: sched, Snapshots: snapshots, Motion: motions}
 	}
 	return gw.Serve(ctx)
 }
