@@ -110,7 +110,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 	// JPG snapshots and motion clips (decoded by ffmpeg subprocesses), stopped
 	// after the gateway: the hub has ended every stream, so clips are finished.
 	snapshots := snapshot.NewManager(snapshot.ManagerConfig{Blob: blobs, Index: st, Logger: log})
-	motions := motion.NewManager(motion.ManagerConfig{Blob: blobs, Index: st, SpoolDir: filepath.Join(cfg.DataDir, "spool", "motion"), Logger: log})
+	motions := motion.NewManager(motion.ManagerConfig{Blob: blobs, Index: st, SpoolDir: filepath.Join(cfg.DataDir, "motion-spool"), Logger: log})
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
