@@ -65,10 +65,10 @@ func TestFFmpegRTMPURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"rtmp://127.0.0.1:1935/stream/demo/720p?sign=123-abc": "rtmp://127.0.0.1:1935/stream?slist=demo/720p?sign=123-abc",
 		"rtmps://gw.internal/stream/demo/original":            "rtmps://gw.internal/stream?slist=demo/original",
-		"rtmp://host/stream/demo?sign=1-a":                     "rtmp://host/stream/demo?sign=1-a",
-		"rtmp://host/live2/KEY":                                "rtmp://host/live2/KEY",
-		"/tmp/out.flv":                                         "/tmp/out.flv",
-		"rtmp://host/stream/a/b?x=1&y=2":                       "rtmp://host/stream/a/b?x=1&y=2",
+		"rtmp://host/stream/demo?sign=1-a":                    "rtmp://host/stream/demo?sign=1-a",
+		"rtmp://host/live2/KEY":                               "rtmp://host/live2/KEY",
+		"/tmp/out.flv":                                        "/tmp/out.flv",
+		"rtmp://host/stream/a/b?x=1&y=2":                      "rtmp://host/stream/a/b?x=1&y=2",
 	} {
 		require.Equal(t, want, FFmpegRTMPURL(in), in)
 	}

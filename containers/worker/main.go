@@ -1,0 +1,150 @@
+// Command worker is the ECS task that does one stream's pixel work: it pulls
+// the stream from its gateway over internal HTTP-FLV, runs the channel's
+// transcode ladder and watermark in one ffmpeg, and publishes each rendition
+// back into the gateway as "{channelId}/{rendition}" (see shared/worker). It
+// exits 0 when the stream ends or on SIGTERM, non-zero when the work cannot
+// be done (bad settings, refused watermark image, unreachable gateway).
+//
+// Environment (the scheduler sets the first three as container overrides):
+//
+//	LIVESTACK_CHANNEL_ID       channel to process (required)
+//	LIVESTACK_GATEWAY          host:port of the gateway's HTTP listener (required)
+//	LIVESTACK_GATEWAY_RTMP     host:port of its RTMP listener (default: gateway host, port 1935)
+//	LIVESTACK_PUSH_KEY         hex push key, or
+//	LIVESTACK_PUSH_KEY_SECRET  Secrets Manager ARN/name holding it
+//	LIVESTACK_TABLE            DynamoDB table holding the channel (shared/store/dynamostore)
+//	LIVESTACK_PRESET           x264 preset (default veryfast)
+//	LIVESTACK_FFMPEG           ffmpeg binary (default ffmpeg)
+//	LIVESTACK_METRICS_ADDR     serve /metrics and /healthz here (optional, e.g. :9102)
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/livestack/livestack/shared/metrics"
+	"github.com/livestack/livestack/shared/runner"
+	"github.com/livestack/livestack/shared/signing"
+	"github.com/livestack/livestack/shared/store/dynamostore"
+	"github.com/livestack/livestack/shared/worker"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, os.Getenv, log); err != nil {
+		log.Error("worker failed", "error", err)
+		os.Exit(1)
+	}
+}
+
+// pushTTL is how long each rendition signature is valid: only the publish
+// itself is checked, so a short signature suffices; each ffmpeg start signs anew.
+const pushTTL = 10 * time.Minute
+
+func run(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
+	id := getenv(runner.EnvChannelID)
+	gw := getenv(runner.EnvGateway)
+	if id == "" || gw == "" {
+		return fmt.Errorf("%s and %s are required", runner.EnvChannelID, runner.EnvGateway)
+	}
+	rtmpAddr := getenv(runner.EnvGatewayRTMP)
+	if rtmpAddr == "" {
+		host, _, err := net.SplitHostPort(gw)
+		if err != nil {
+			return fmt.Errorf("%s: %w", runner.EnvGateway, err)
+		}
+		rtmpAddr = net.JoinHostPort(host, "1935")
+	}
+	key, err := pushKey(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	signer, err := signing.New(key)
+	if err != nil {
+		return fmt.Errorf("push key: %w", err)
+	}
+	st, err := dynamostore.FromEnv(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	reg := worker.NewRegistry()
+	if addr := getenv("LIVESTACK_METRICS_ADDR"); addr != "" {
+		stopMetrics, err := serveMetrics(addr, reg)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
+	log = log.With("broadcast", getenv(runner.EnvBroadcastID))
+	return worker.Run(ctx, worker.Config{
+		ChannelID:   id,
+		LoadChannel: st.GetChannel,
+		Gateway:     gw,
+		PublishURL:  worker.SignedPublishURL(rtmpAddr, signer, id, pushTTL),
+		FFmpeg:      getenv("LIVESTACK_FFMPEG"),
+		Preset:      getenv("LIVESTACK_PRESET"),
+		Stats:       reg,
+		Logger:      log,
+	})
+}
+
+// pushKey reads LIVESTACK_PUSH_KEY (hex) or the Secrets Manager secret named
+// by LIVESTACK_PUSH_KEY_SECRET (its SecretString is the hex key).
+func pushKey(ctx context.Context, getenv func(string) string) ([]byte, error) {
+	if v := getenv("LIVESTACK_PUSH_KEY"); v != "" {
+		k, err := signing.DecodeKey(v)
+		if err != nil {
+			return nil, fmt.Errorf("LIVESTACK_PUSH_KEY: %w", err)
+		}
+		return k, nil
+	}
+	arn := getenv("LIVESTACK_PUSH_KEY_SECRET")
+	if arn == "" {
+		return nil, errors.New("LIVESTACK_PUSH_KEY or LIVESTACK_PUSH_KEY_SECRET is required")
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("push key secret: aws config: %w", err)
+	}
+	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return nil, fmt.Errorf("push key secret: %w", err)
+	}
+	k, err := signing.DecodeKey(strings.TrimSpace(aws.ToString(out.SecretString)))
+	if err != nil {
+		return nil, fmt.Errorf("push key secret: %w", err)
+	}
+	return k, nil
+}
+
+func serveMetrics(addr string, reg *worker.Registry) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler(reg))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintln(w, `{"status":"ok"}`)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
+}
