@@ -16,6 +16,9 @@
 //	LIVESTACK_PRESET           x264 preset (default veryfast)
 //	LIVESTACK_FFMPEG           ffmpeg binary (default ffmpeg)
 //	LIVESTACK_METRICS_ADDR     serve /metrics and /healthz here (optional, e.g. :9102)
+//
+// "worker ladder-args" prints the ffmpeg arguments of a ladder from a file to
+// files, one per line, for scripts/bench-ladder.sh.
 package main
 
 import (
@@ -43,6 +46,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "ladder-args" {
+		if err := ladderArgs(os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "worker ladder-args:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
