@@ -10,10 +10,11 @@
 //   node tests/browser/play.mjs --url http://127.0.0.1:8080/demo/index.m3u8 --abr
 //
 // The page (page/index.html, page/player.js, hls.js from node_modules) is
-// served by the script itself through request interception on a separate
-// origin (http://player.livestack.test), so the stream is fetched cross-origin
-// as on a real site and the server's CORS headers are exercised; --same-origin
-// serves the page under the stream's own origin instead.
+// served by the script itself from its own HTTP server on 127.0.0.1 (another
+// port: another origin in the same, loopback, address space), so the stream
+// is fetched cross-origin as on a real site and the server's CORS headers are
+// exercised; --same-origin serves the page under the stream's own origin
+// instead, through request interception.
 //
 // Exit status: 0 when the JSON was printed, also when playback failed ("ok"
 // and "error" say how; the caller judges), 2 on bad arguments.
@@ -22,12 +23,17 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import http from 'node:http';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
 const usage = `usage: node play.mjs --url URL [--seconds 4] [--low-latency] [--abr] [--timeout 30]
-       [--chromium /usr/bin/chromium] [--same-origin] [--screenshot FILE]`;
+       [--chromium /usr/bin/chromium] [--same-origin] [--catch-up RATE] [--screenshot FILE]
+  --catch-up RATE  after the first window (hls.js's defaults), let hls.js play up to RATE
+                   times faster to get back to its target latency (maxLiveSyncPlaybackRate,
+                   low-latency mode only), give it --seconds to converge, and measure a
+                   second window`;
 
 let opts;
 try {
@@ -40,6 +46,7 @@ try {
       timeout: { type: 'string', default: '30' },
       chromium: { type: 'string', default: process.env.CHROMIUM || '/usr/bin/chromium' },
       'same-origin': { type: 'boolean', default: false },
+      'catch-up': { type: 'string', default: '1' },
       screenshot: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -54,6 +61,11 @@ if (opts.help || !opts.url) {
 }
 const seconds = Number(opts.seconds);
 const timeout = Number(opts.timeout);
+const catchUp = Number(opts['catch-up']);
+if (!(catchUp >= 1 && catchUp <= 2)) {
+  console.error('--catch-up: want 1-2\n' + usage);
+  process.exit(2);
+}
 if (!(seconds >= 1 && seconds <= 600) || !(timeout >= 1 && timeout <= 600)) {
   console.error('--seconds and --timeout: want 1-600\n' + usage);
   process.exit(2);
@@ -83,6 +95,7 @@ function stats(values) {
 const result = {
   url: opts.url,
   lowLatency: opts['low-latency'],
+  catchUpRate: catchUp,
   ok: false,
   error: '',
 };
@@ -91,7 +104,20 @@ async function main() {
   const { chromium } = await import('playwright-core');
   const files = await pageFiles();
   const streamOrigin = new URL(opts.url).origin;
-  const base = opts['same-origin'] ? streamOrigin + '/__livestack_player/' : 'http://player.livestack.test/';
+  let base = streamOrigin + '/__livestack_player/';
+  let pageServer = null;
+  if (!opts['same-origin']) {
+    pageServer = http.createServer((req, res) => {
+      const name = new URL(req.url, 'http://x').pathname.split('/').pop() || 'index.html';
+      if (name === 'favicon.ico') { res.writeHead(204); res.end(); return; }
+      const f = files[name];
+      if (!f) { res.writeHead(404); res.end('not found'); return; }
+      res.writeHead(200, { 'Content-Type': f.type, 'Cache-Control': 'no-store' });
+      res.end(f.body);
+    });
+    await new Promise((resolve, reject) => { pageServer.once('error', reject); pageServer.listen(0, '127.0.0.1', resolve); });
+    base = `http://127.0.0.1:${pageServer.address().port}/`;
+  }
 
   const browser = await chromium.launch({
     executablePath: opts.chromium,
@@ -104,12 +130,14 @@ async function main() {
     const page = await browser.newPage();
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') log('console.' + m.type() + ':', m.text()); });
     page.on('pageerror', (e) => log('page error:', e.message));
-    await page.route(base + '**', async (route) => {
-      const name = new URL(route.request().url()).pathname.split('/').pop() || 'index.html';
-      const f = files[name];
-      if (!f) return route.fulfill({ status: 404, body: 'not found' });
-      return route.fulfill({ status: 200, contentType: f.type, body: f.body });
-    });
+    if (!pageServer) {
+      await page.route(base + '**', async (route) => {
+        const name = new URL(route.request().url()).pathname.split('/').pop() || 'index.html';
+        const f = files[name];
+        if (!f) return route.fulfill({ status: 404, body: 'not found' });
+        return route.fulfill({ status: 200, contentType: f.type, body: f.body });
+      });
+    }
     await page.goto(base + 'index.html');
     const state = () => page.evaluate(() => { window.livestack.sample(); return window.livestack.state; });
     let s = await state();
@@ -157,6 +185,11 @@ async function main() {
     };
 
     await measure('play');
+    if (catchUp > 1 && opts['low-latency']) {
+      await page.evaluate((r) => window.livestack.setCatchUp(r), catchUp);
+      await sleep(seconds * 1000);
+      await measure(`play with catch-up ${catchUp}`);
+    }
     if (opts.abr) {
       s = await state();
       if (s.levels.length < 2) throw new Error(`the master lists ${s.levels.length} level(s); ABR needs at least 2`);
@@ -200,6 +233,7 @@ async function main() {
     if (!result.ok) result.error = 'playback did not advance';
   } finally {
     await browser.close();
+    if (pageServer) pageServer.close();
   }
 }
 

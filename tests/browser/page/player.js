@@ -127,6 +127,13 @@
     if (how === 'now') hls.currentLevel = level; else hls.nextLevel = level;
   }
 
+  // setCatchUp lets hls.js play up to rate times faster to reach its target
+  // latency (low-latency mode; hls.js reads the setting on every update).
+  function setCatchUp(rate) {
+    if (!hls) throw new Error('not started');
+    hls.config.maxLiveSyncPlaybackRate = rate;
+  }
+
   function stop() {
     clearInterval(timer);
     sample();
@@ -134,7 +141,7 @@
     hls = null;
   }
 
-  window.livestack = { state: state, start: start, setLevel: setLevel, stop: stop, sample: sample };
+  window.livestack = { state: state, start: start, setLevel: setLevel, setCatchUp: setCatchUp, stop: stop, sample: sample };
 
   const q = new URLSearchParams(location.search);
   if (q.get('src')) start(q.get('src'), { lowLatency: q.get('ll') === '1' });
