@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/livestack/livestack/shared/blob/fsblob"
 	"github.com/livestack/livestack/shared/playauth"
 	"github.com/livestack/livestack/shared/signing"
 	"github.com/livestack/livestack/shared/store"
@@ -198,4 +199,13 @@ func parsePushURL(raw string) (pushURL, error) {
 		return pushURL{}, fmt.Errorf("path %q", u.Path)
 	}
 	return pushURL{channel: name, sign: u.Query().Get("sign")}, nil
+}
+
+// newTestBlobs is a filesystem blob store in a temporary directory.
+func newTestBlobs(t testing.TB) *fsblob.Store {
+	t.Helper()
+	bs, err := fsblob.New(t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = bs.Close() })
+	return bs
 }
