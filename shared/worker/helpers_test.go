@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,6 +46,25 @@ type testGateway struct {
 	signer *signing.Signer
 	rtmp   string
 	http   string
+	hooks  *hookRecorder
+}
+
+// hookRecorder records the streams the gateway's StreamStarted hooks saw.
+type hookRecorder struct {
+	mu   sync.Mutex
+	keys []string
+}
+
+func (h *hookRecorder) StreamStarted(_ context.Context, _ *channel.Channel, s *hub.Stream) {
+	h.mu.Lock()
+	h.keys = append(h.keys, s.Key())
+	h.mu.Unlock()
+}
+
+func (h *hookRecorder) started() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.keys...)
 }
 
 func startGateway(t *testing.T) *testGateway {
@@ -54,6 +74,7 @@ func startGateway(t *testing.T) *testGateway {
 	t.Cleanup(func() { _ = st.Close() })
 	signer, err := signing.New(bytes.Repeat([]byte{7}, signing.MinKeySize))
 	require.NoError(t, err)
+	hooks := &hookRecorder{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel()}))
@@ -62,7 +83,7 @@ func startGateway(t *testing.T) *testGateway {
 		RTMPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Hub:    hub.Config{ReconnectWindow: 3 * time.Second},
 		Logger: log,
-	}, gateway.Deps{Authorizer: &ingest.Local{Store: st, Signer: signer}})
+	}, gateway.Deps{Authorizer: &ingest.Local{Store: st, Signer: signer}, Hooks: hooks})
 	require.NoError(t, err)
 	require.NoError(t, gw.Listen())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -73,7 +94,7 @@ func startGateway(t *testing.T) *testGateway {
 		<-done
 	})
 	a := gw.Addrs()
-	return &testGateway{gw: gw, st: st, signer: signer, rtmp: a.RTMP, http: a.HTTP}
+	return &testGateway{gw: gw, st: st, signer: signer, rtmp: a.RTMP, http: a.HTTP, hooks: hooks}
 }
 
 func (g *testGateway) addChannel(t *testing.T, ch *channel.Channel) {
@@ -195,4 +216,11 @@ func testLogLevel() slog.Level {
 		return slog.LevelInfo
 	}
 	return slog.LevelWarn
+}
+
+func startGatewayless(t *testing.T) *signing.Signer {
+	t.Helper()
+	s, err := signing.New(bytes.Repeat([]byte{9}, signing.MinKeySize))
+	require.NoError(t, err)
+	return s
 }
