@@ -83,6 +83,11 @@ func (m *Manager) serve(w http.ResponseWriter, r *http.Request, auth playback.Au
 			return
 		}
 	}
+	if sq := signatureQuery(r.URL.RawQuery); sq != "" && (strings.HasSuffix(file, ".m3u8") || strings.HasSuffix(file, ".mpd")) {
+		rw := &rewriter{ResponseWriter: w}
+		defer rw.finish(sq, strings.HasSuffix(file, ".mpd"), r.Method == http.MethodHead)
+		w = rw
+	}
 	e := m.lookup(key)
 	if e == nil {
 		httpError(w, http.StatusNotFound, "stream not live")

@@ -119,6 +119,16 @@ func TestManagerServesRenditionsSinkAndAuth(t *testing.T) {
 		demux(t, seg.Body.Bytes())
 	}
 
+	// a signed playlist request passes the signature on to the segments it lists
+	w = serveGet(handler, "/cam/live.m3u8?sig=ok&Expires=99&Signature=abc&Key-Pair-Id=K")
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, "private, no-cache", w.Header().Get("Cache-Control"))
+	signed, err := hlstest.ParseMedia(w.Body.Bytes())
+	require.NoError(t, err)
+	for _, s := range signed.Segments {
+		require.True(t, strings.HasSuffix(s.URI, ".ts?Expires=99&Key-Pair-Id=K&Signature=abc"), s.URI)
+	}
+
 	// end both streams: the sink gets the last segment and the end, the playlist ENDLIST
 	src.Close("test")
 	rend.Close("test")
