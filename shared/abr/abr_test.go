@@ -1,0 +1,52 @@
+package abr
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/livestack/livestack/shared/media/hub"
+)
+
+func TestSnapRate(t *testing.T) {
+	for in, want := range map[float64]float64{9.54: 10, 29.6: 29.97, 30.4: 30, 29.97: 29.97, 59.2: 59.94, 24.1: 24, 7.5: 7.5, 33.3: 33.3} {
+		require.Equal(t, want, snapRate(in), "%v", in)
+	}
+}
+
+func TestBandwidth(t *testing.T) {
+	// Not measured yet: the template's rate plus audio, with headroom.
+	require.Equal(t, int(float64(400_000+AudioBitrate)*1.1), bandwidth("360p", hub.Stats{AudioCodecString: "mp4a.40.2"}))
+	// Measured above the template: the measurement wins.
+	require.Equal(t, int(3_000_000*1.1), bandwidth("720p", hub.Stats{BitrateIn: 3_000_000}))
+	// The original rendition has no template.
+	require.Equal(t, int(2_500_000*1.1), bandwidth("original", hub.Stats{BitrateIn: 2_500_000}))
+}
+
+func TestMasterErrors(t *testing.T) {
+	h := hub.New(hub.Config{})
+	mux := http.NewServeMux()
+	mux.Handle(Pattern, &Master{Hub: h, Authorize: func(r *http.Request, id string) error {
+		if id == "private" {
+			return errors.New("unsigned")
+		}
+		return nil
+	}})
+	for path, want := range map[string]int{
+		"/demo/index.m3u8":    http.StatusNotFound, // nothing live
+		"/private/index.m3u8": http.StatusForbidden,
+		"/a..b/index.m3u8":    http.StatusNotFound,
+	} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		require.Equal(t, want, rec.Code, path)
+	}
+	// A rendition without a sequence header yet is not listed.
+	p, err := h.Publish("demo/360p", hub.PublishOptions{})
+	require.NoError(t, err)
+	defer p.Close("test")
+	require.Empty(t, (&Master{Hub: h}).Variants("demo", ""))
+}
