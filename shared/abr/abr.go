@@ -15,7 +15,6 @@ import (
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 
 	"github.com/livestack/livestack/shared/channel"
-	"github.com/livestack/livestack/shared/ingest"
 	"github.com/livestack/livestack/shared/media/hub"
 	"github.com/livestack/livestack/shared/transcode"
 )
@@ -35,12 +34,13 @@ type Master struct {
 	Authorize func(r *http.Request, channelID string) error
 }
 
-// Variants returns the channel's live renditions as master playlist
+// Variants returns the channel's live template renditions (360p-1080p; not
+// the watermarked "original", which the packagers do not serve yet) as master playlist
 // variants, lowest bandwidth first. query is appended to each URI (so signed
 // play parameters reach the media playlists).
 func (m *Master) Variants(channelID, query string) []*playlist.MultivariantVariant {
 	var out []*playlist.MultivariantVariant
-	for _, rend := range ingest.RenditionNames {
+	for _, rend := range channel.Renditions {
 		s := m.Hub.Stream(channelID + "/" + rend)
 		if s == nil || !s.Live() {
 			continue
