@@ -127,6 +127,10 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		defer cancel()
 		_ = relays.Close(ctx)
 	}()
+	plays, err := newPlaySigning(cfg.DataDir, st, log)
+	if err != nil {
+		return err
+	}
 	var apiHandler http.Handler
 	gw, err := gateway.New(gateway.Config{
 		RTMPAddr:         cfg.RTMPAddr,
@@ -151,12 +155,14 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		Logger: log,
 	}, gateway.Deps{
 		Authorizer: &ingest.Local{Store: st, Signer: signer},
+		PlayAuth:   plays.Authorizer.Authorize,
 		Hooks:      rtmpserver.HookList{relays, recorder, packagers, snapshots, motions, sched.Emitter},
 		Metrics:    []metrics.Source{metrics.RelaySource{Manager: relays}, packagers, recording.Metrics{Recorder: recorder}, snapshots, motions},
 		Packagers:  []gateway.PlaybackRoutes{packagers, snapshots},
 		Routes: map[string]http.Handler{
-			"/api/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apiHandler.ServeHTTP(w, r) }),
-			"/vod/": vod.New(vod.Config{Store: st, Blob: blobs, Logger: log}),
+			"/api/":        http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apiHandler.ServeHTTP(w, r) }),
+			"/videostream": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apiHandler.ServeHTTP(w, r) }),
+			"/vod/":        vod.New(vod.Config{Store: st, Blob: blobs, Logger: log}),
 		},
 	})
 	if err != nil {
@@ -171,10 +177,12 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		PushBase: "rtmp://" + hostPort(cfg.PublicHost, addrs.RTMP),
 		PlayBase: "http://" + hostPort(cfg.PublicHost, addrs.HTTP),
 	}
+	plays.SetPlayBase(urls.PlayBase)
 	api, err := httpapi.New(httpapi.Config{
 		Store: st, Signer: signer, AdminToken: token,
 		Streams: httpapi.HubStreams{Hub: gw.Hub, Relays: relays},
 		URLs:    urls, Logger: log,
+		PlaySigner: plays.Signer, Blobs: blobs, CORSOrigins: corsOrigins(),
 	})
 	if err != nil {
 		return err

@@ -140,9 +140,12 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 }
 
 // ServeHTTP dispatches extra routes by prefix, then playback, health and metrics.
+// A prefix without a trailing slash ("/videostream") matches that path and the
+// paths under it, not "/videostream2/live.flv".
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for prefix, h := range g.routes {
-		if strings.HasPrefix(r.URL.Path, prefix) {
+		p := r.URL.Path
+		if strings.HasPrefix(p, prefix) && (strings.HasSuffix(prefix, "/") || len(p) == len(prefix) || p[len(prefix)] == '/') {
 			h.ServeHTTP(w, r)
 			return
 		}

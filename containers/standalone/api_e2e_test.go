@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/livestack/livestack/shared/media/flv"
+)
+
+// compatCurlBody is exactly the body of the earlier solution's users'
+// example (issue 4, point 2).
+const compatCurlBody = `{"isFlv":true,"isHls":false,"isVideo":false,"isImage":false,"isMotion":false,"isOnDemand":false,"isCMAF":false,"video_time":"60","image_time":"30","hls_time":"2","hls_list_size":"5","outdate":"2030-12-09"}`
+
+// apiCall sends a request with the admin token to the running standalone.
+func (in *instance) apiCall(t *testing.T, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, in.URLs.PlayBase+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+in.AdminToken)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// readVideo reads tags until an H.264 keyframe and a later frame arrive.
+func readVideo(t *testing.T, v *viewer) {
+	t.Helper()
+	keyframes, frames := 0, 0
+	for frames < 10 {
+		tag, err := v.r.Next()
+		require.NoError(t, err)
+		if tag.Type != flv.TagVideo {
+			continue
+		}
+		vt, err := flv.ParseVideo(tag.Data)
+		require.NoError(t, err)
+		if vt.PacketType == flv.VideoSequenceHeader {
+			continue
+		}
+		if vt.Keyframe {
+			keyframes++
+		}
+		if keyframes > 0 {
+			frames++
+		}
+	}
+	require.Positive(t, keyframes)
+}
+
+// TestCompatCurlThenPush runs the earlier solution's users' request as is
+// against the standalone, then publishes to the push URL it returned and
+// plays the stream back over HTTP-FLV.
+func TestCompatCurlThenPush(t *testing.T) {
+	fx := media(t)
+	in := testInstance(t, nil)
+	status, body := in.apiCall(t, "POST", "/videostream", compatCurlBody)
+	require.Equal(t, 201, status, body)
+	var rec struct {
+		ID      string `json:"id"`
+		Key     string `json:"key"`
+		PushURL string `json:"pushUrl"`
+		FLVURL  string `json:"flvUrl"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &rec))
+	require.Equal(t, in.URLs.PushBase+"/stream/"+rec.ID+"?sign="+rec.Key, rec.PushURL)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- publishTags(ctx, rec.PushURL, fx, publishOpts{loops: 3}) }()
+	v := openViewer(t, rec.FLVURL)
+	readVideo(t, v)
+
+	status, body = in.apiCall(t, "GET", "/api/v1/streams", "")
+	require.Equal(t, 200, status)
+	require.Contains(t, body, `"key":"`+rec.ID+`"`)
+	require.Contains(t, body, `"videoCodec":"h264"`)
+	cancel()
+	<-done
+
+	// The push URL of the list is not there: lists carry no push signatures.
+	status, body = in.apiCall(t, "GET", "/videostream", "")
+	require.Equal(t, 200, status)
+	require.Contains(t, body, rec.ID)
+	require.NotContains(t, body, rec.Key)
+}
+
+// TestSignedFLVPlay: a channel with playAuth plays only with the signed URL
+// the API hands out.
+func TestSignedFLVPlay(t *testing.T) {
+	fx := media(t)
+	in := testInstance(t, nil)
+	status, body := in.apiCall(t, "POST", "/api/v1/channels", `{"id":"vip","playAuth":true}`)
+	require.Equal(t, 201, status, body)
+	status, body = in.apiCall(t, "POST", "/api/v1/channels", `{"id":"vip2","playAuth":true}`)
+	require.Equal(t, 201, status, body)
+	status, body = in.apiCall(t, "POST", "/api/v1/channels", `{"id":"open"}`)
+	require.Equal(t, 201, status, body)
+	urlsOf := func(id string) (push, flvURL string) {
+		status, body := in.apiCall(t, "GET", "/api/v1/channels/"+id+"/urls", "")
+		require.Equal(t, 200, status, body)
+		var u struct {
+			Push string
+			Play map[string]string
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &u))
+		return u.Push, u.Play["flv"]
+	}
+	vipPush, vipFLV := urlsOf("vip")
+	openPush, openFLV := urlsOf("open")
+	require.Contains(t, vipFLV, "Signature=")
+	require.NotContains(t, openFLV, "Signature=")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, u := range []string{vipPush, openPush} {
+		go func() { _ = publishTags(ctx, u, fx, publishOpts{loops: 3}) }()
+	}
+	waitFor(t, 5*time.Second, func() bool {
+		s, o := in.Gateway.Hub.Stream("vip"), in.Gateway.Hub.Stream("open")
+		return s != nil && s.Live() && o != nil && o.Live()
+	}, "streams never went live")
+
+	get := func(u string) int {
+		resp, err := http.Get(u)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	unsigned, _, _ := strings.Cut(vipFLV, "?")
+	tampered := strings.Replace(vipFLV, "Expires=", "Expires=9", 1)
+	require.Equal(t, 403, get(unsigned), "unsigned")
+	require.Equal(t, 403, get(tampered), "tampered")
+	require.Equal(t, 403, get(strings.Replace(vipFLV, "/vip/", "/vip2/", 1)), "signed for another channel's path")
+	readVideo(t, openViewer(t, vipFLV))
+	readVideo(t, openViewer(t, openFLV))
+}
