@@ -278,9 +278,11 @@ func (r *recorder) start(t0 uint32, hdr snapshot.Packet) (*grayProc, *os.File, e
 	step := 1000 / float64(cfg.FPS)
 	proc, err := startGray(cfg.FFmpeg, cfg.FPS, cfg.Width, cfg.Height, pr, func(n int, frame []byte) {
 		cfg.Counters.Frames.Add(1)
+		at := t0 + uint32(float64(n)*step)
 		if _, moving := det.Feed(frame); moving {
-			r.motion(t0 + uint32(float64(n)*step))
+			r.motion(at)
 		}
+		r.progress(at)
 	})
 	_ = pr.Close() // the child has its own copy
 	if err != nil {
@@ -330,8 +332,10 @@ type recorder struct {
 	ring             []snapshot.Packet
 	meta, vhdr, ahdr *snapshot.Packet
 	lastTime         uint32
-	clip             *clipState
-	clipBuf          []byte
+	// detTime is the stream time of the last frame the detector compared.
+	detTime uint32
+	clip    *clipState
+	clipBuf []byte
 }
 
 type clipState struct {
@@ -341,7 +345,9 @@ type clipState struct {
 	base, motionStart, lastMotion, last uint32
 	startWall                           time.Time
 	pic                                 *snapshot.Keyframe
-	err                                 error
+	// pending are packets past the clip's end the detector has not yet judged.
+	pending []snapshot.Packet
+	err     error
 }
 
 // add takes every packet of the stream, in order.
@@ -372,15 +378,52 @@ func (r *recorder) add(p snapshot.Packet) {
 	if c == nil {
 		return
 	}
+	if end := r.clipEnd(c); p.Time > end {
+		// Past the end unless the detector, which lags behind the packets,
+		// still finds motion before it: hold the packet until it decides.
+		switch {
+		case r.detTime > end:
+			r.finishLocked("motion timeout")
+		case p.Time-end > detectorLagLimit:
+			r.finishLocked("motion timeout (detector behind)")
+		default:
+			c.pending = append(c.pending, p)
+		}
+		return
+	}
+	r.writeClipMedia(c, p)
+	if time.Duration(p.Time-c.base)*time.Millisecond >= r.cfg.MaxClip {
+		r.finishLocked("longest clip")
+	}
+}
+
+// detectorLagLimit is how far (ms) packets may run ahead of the clip's end
+// while the detector has not yet looked at that time.
+const detectorLagLimit = 10000
+
+// clipEnd is the stream time the clip ends at unless more motion comes.
+func (r *recorder) clipEnd(c *clipState) uint32 {
+	return max(c.lastMotion+uint32(r.cfg.Settings.TimeoutSeconds)*1000, c.motionStart+uint32(max(r.cfg.Settings.DurationMillis, 0)))
+}
+
+// writeClipMedia writes a media packet and notes the clip's picture.
+func (r *recorder) writeClipMedia(c *clipState, p snapshot.Packet) {
 	r.writeClip(c, p)
 	if p.Type == flv.TagVideo && p.Keyframe && c.pic == nil && p.Time >= c.motionStart && r.vhdr != nil {
 		c.pic = &snapshot.Keyframe{Header: r.vhdr.Data, Frame: p.Data, Time: p.Time}
 	}
-	end := max(c.lastMotion+uint32(r.cfg.Settings.TimeoutSeconds)*1000, c.motionStart+uint32(max(r.cfg.Settings.DurationMillis, 0)))
-	if p.Time > end {
+}
+
+// progress is called by the detector for every frame it compared, at stream
+// time t: once it has looked past the clip's end without motion, the clip ends.
+func (r *recorder) progress(t uint32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t > r.detTime {
+		r.detTime = t
+	}
+	if c := r.clip; c != nil && t > r.clipEnd(c) {
 		r.finishLocked("motion timeout")
-	} else if time.Duration(p.Time-c.base)*time.Millisecond >= r.cfg.MaxClip {
-		r.finishLocked("longest clip")
 	}
 }
 
@@ -415,6 +458,16 @@ func (r *recorder) motion(t uint32) {
 		if t > c.lastMotion {
 			c.lastMotion = t
 		}
+		// packets held past the old end now belong to the clip
+		end, n := r.clipEnd(c), 0
+		for _, p := range c.pending {
+			if p.Time > end {
+				break
+			}
+			r.writeClipMedia(c, p)
+			n++
+		}
+		c.pending = append(c.pending[:0], c.pending[n:]...)
 		return
 	}
 	// start on the latest keyframe at least PreRoll before t
@@ -461,10 +514,7 @@ func (r *recorder) motion(t uint32) {
 		}
 	}
 	for _, p := range r.ring[k:] {
-		r.writeClip(c, p)
-		if p.Type == flv.TagVideo && p.Keyframe && c.pic == nil && p.Time >= t {
-			c.pic = &snapshot.Keyframe{Header: r.vhdr.Data, Frame: p.Data, Time: p.Time}
-		}
+		r.writeClipMedia(c, p)
 	}
 }
 
