@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -227,6 +228,17 @@ func runPublishers(ctx context.Context, cfg *config, in *input, stdout, log io.W
 			ServerRSSMB: math.Round(float64(r.ServerRSSKB)/1024*10) / 10, HarnessCPUPercent: math.Round(r.HarnessCPUPercent*10) / 10}
 	}
 
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var rnd [3]byte
 	_, _ = rand.Read(rnd[:])
 	prefix := cfg.Channel + "-pub-" + hex.EncodeToString(rnd[:])
