@@ -62,12 +62,20 @@ func (a *API) auth(c *gin.Context) {
 var errBadToken = errors.New("bad bearer token")
 
 func (a *API) authenticate(c *gin.Context) (Caller, error) {
+	caller, err := a.bearer(c)
+	if errors.Is(err, errBadToken) && a.cfg.Identity != nil {
+		// Behind a Cognito authorizer the Authorization header holds the
+		// user's JWT, which API Gateway verified: the identity is in the context.
+		return a.cfg.Identity(c.Request)
+	}
+	return caller, err
+}
+
+// bearer checks "Authorization: Bearer <admin token or API key>".
+func (a *API) bearer(c *gin.Context) (Caller, error) {
 	h := c.GetHeader("Authorization")
 	if h == "" {
-		if a.cfg.Identity != nil {
-			return a.cfg.Identity(c.Request)
-		}
-		return Caller{}, errNoIdentity
+		return Caller{}, errBadToken
 	}
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
