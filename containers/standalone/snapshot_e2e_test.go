@@ -18,6 +18,7 @@ import (
 
 	"github.com/livestack/livestack/shared/blob/fsblob"
 	"github.com/livestack/livestack/shared/channel"
+	"github.com/livestack/livestack/shared/media/snapshot"
 	"github.com/livestack/livestack/shared/store"
 )
 
@@ -125,4 +126,41 @@ func TestSnapshotsE2E(t *testing.T) {
 	code, _, metricsBody := httpGet(t, in.URLs.PlayBase+"/metrics")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, string(metricsBody), "livestack_snapshots_taken_total "+strconv.Itoa(len(recs)))
+}
+
+// TestSnapshotsFromHTTPFLV runs the snapshotter as a worker does: on the
+// stream pulled from the gateway over HTTP-FLV, not on the hub.
+func TestSnapshotsFromHTTPFLV(t *testing.T) {
+	needFFmpeg(t)
+	in := testInstance(t, nil)
+	push := in.addChannel(t, "pullcam", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := snapPush(ctx, push, 5, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine")
+	require.NoError(t, cmd.Start())
+	defer cmd.Wait()
+	var src *snapshot.FLVSource
+	waitFor(t, 10*time.Second, func() bool {
+		var err error
+		src, err = snapshot.OpenHTTPFLV(ctx, nil, in.flvURL("pullcam"))
+		return err == nil
+	}, "stream playable over HTTP-FLV")
+	defer src.Close()
+	bs, err := fsblob.New(t.TempDir())
+	require.NoError(t, err)
+	dec := snapshot.NewPersistent(snapshot.DecoderConfig{MaxWidth: 160})
+	defer dec.Close()
+	var pics []snapshot.Picture
+	rctx, rcancel := context.WithTimeout(ctx, 3500*time.Millisecond)
+	defer rcancel()
+	err = snapshot.Run(rctx, snapshot.Config{ChannelID: "pullcam", BroadcastID: "b", Interval: time.Second, Blob: bs, Decoder: dec,
+		OnPicture: func(p snapshot.Picture) { pics = append(pics, p) }}, src)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.GreaterOrEqual(t, len(pics), 3)
+	for _, p := range pics {
+		img, err := jpeg.Decode(bytes.NewReader(p.JPEG))
+		require.NoError(t, err)
+		require.Equal(t, 160, img.Bounds().Dx(), "scaled to MaxWidth")
+		require.Equal(t, 120, img.Bounds().Dy())
+	}
 }

@@ -1,6 +1,8 @@
 package motion
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -95,4 +97,16 @@ func BenchmarkChangedPercent(b *testing.B) {
 	for b.Loop() {
 		ChangedPercent(a, c, 10)
 	}
+}
+
+func TestManagerRemovesStaleSpool(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"motion-1.flv", "motion-2.flv.mp4", "keep.txt"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o600))
+	}
+	NewManager(ManagerConfig{SpoolDir: dir})
+	left, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, left, 1)
+	require.Equal(t, "keep.txt", left[0].Name())
 }

@@ -3,6 +3,8 @@ package motion
 import (
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -50,7 +52,23 @@ func NewManager(cfg ManagerConfig) *Manager {
 		cfg.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{cfg: cfg, log: cfg.Logger.With("component", "motion"), ctx: ctx, cancel: cancel}
+	m := &Manager{cfg: cfg, log: cfg.Logger.With("component", "motion"), ctx: ctx, cancel: cancel}
+	m.removeStaleSpool()
+	return m
+}
+
+// removeStaleSpool deletes the spool files of clips a previous run was
+// recording when it stopped abnormally: a clip is only kept once finished.
+func (m *Manager) removeStaleSpool() {
+	if m.cfg.SpoolDir == "" {
+		return
+	}
+	old, _ := filepath.Glob(filepath.Join(m.cfg.SpoolDir, "motion-*.flv*"))
+	for _, f := range old {
+		if err := os.Remove(f); err == nil {
+			m.log.Warn("removed the spool of a clip interrupted by a restart", "file", f)
+		}
+	}
 }
 
 // StreamStarted implements rtmpserver.StreamHooks.

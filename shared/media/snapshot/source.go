@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 
 	"github.com/livestack/livestack/shared/media/flv"
 	"github.com/livestack/livestack/shared/media/hub"
@@ -117,6 +118,28 @@ func (f *FLVSource) Next(ctx context.Context) (Packet, error) {
 
 // Close implements Source.
 func (f *FLVSource) Close() error { return f.rc.Close() }
+
+// OpenHTTPFLV pulls an HTTP-FLV stream, such as a gateway's
+// /{channelId}/live.flv, for a worker. The request is bound to ctx: when ctx
+// ends, a blocked Next returns. client nil means http.DefaultClient.
+func OpenHTTPFLV(ctx context.Context, client *http.Client, url string) (*FLVSource, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", url, err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("pull %s: %s", url, resp.Status)
+	}
+	return NewFLVSource(resp.Body, 0), nil
+}
 
 // Classify builds a Packet from an FLV tag, reporting false for a tag whose
 // audio/video header does not parse.
