@@ -116,7 +116,7 @@ func TestAPIGatewayEvents(t *testing.T) {
 		"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t",
 		"LIVESTACK_PUSH_KEY": pushKey, "LIVESTACK_PUSH_BASE_URL": "rtmp://live.example.com:1935",
 		"LIVESTACK_PLAYBACK_BASE_URL": "https://d111111abcdef8.cloudfront.net",
-		"LIVESTACK_AUTH": "cognito", "LIVESTACK_COGNITO_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEfGhI",
+		"LIVESTACK_AUTH":              "cognito", "LIVESTACK_COGNITO_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEfGhI",
 		"LIVESTACK_COGNITO_GROUP": "admins", "LIVESTACK_PUSH_KEY_SECRET": "", "LIVESTACK_BUCKET": "",
 		"LIVESTACK_PLAYBACK_PRIVATE_KEY_SECRET": "", "LIVESTACK_PLAY_KEY_PRIVATE": "", "LIVESTACK_PLAY_KEY_PUBLIC": "",
 	} {
