@@ -142,6 +142,20 @@ func New(key, token string, cfg Config) *Packager {
 	return p
 }
 
+// ContinueFrom makes the first segment's media sequence number seq, after a
+// discontinuity (a new broadcast of a key packaged before). Call it before the
+// first packet.
+func (p *Packager) ContinueFrom(seq uint64) {
+	if seq > 0 {
+		p.seq = seq
+		p.disc = true
+	}
+}
+
+// NextSeq is the media sequence number the next segment gets (valid once the
+// packager's goroutine is done with it).
+func (p *Packager) NextSeq() uint64 { return p.seq }
+
 // Discontinuity starts a new segment, marked discontinuous, at the next sync point.
 func (p *Packager) Discontinuity() { p.disc, p.cut = true, true }
 

@@ -53,6 +53,8 @@ type Manager struct {
 	mu      sync.RWMutex
 	streams map[string]*entry
 	nextSeq map[string]uint64 // per key, across broadcasts: sequence numbers never go back
+	// nextCMAF is nextSeq for the CMAF packager.
+	nextCMAF map[string]uint64
 
 	// counters for metrics
 	packets  atomic.Int64
@@ -70,7 +72,9 @@ type entry struct {
 	cmaf   *cmaf.Packager
 	target time.Duration
 	ended  atomic.Bool
-	seg    *Segmenter
+	done   chan struct{} // closed when the packagers finished
+	// seg is set by the packaging goroutine before it reads media and used only there.
+	seg *Segmenter
 }
 
 func (e *entry) subOpts() hub.SubscribeOptions {
@@ -97,7 +101,7 @@ func NewManager(cfg ManagerConfig) *Manager {
 	if cfg.SinkFor == nil {
 		cfg.SinkFor = func(ch *channel.Channel) bool { return ch.Recording.HLSVOD }
 	}
-	return &Manager{cfg: cfg, log: cfg.Logger.With("component", "hls"), streams: map[string]*entry{}, nextSeq: map[string]uint64{}}
+	return &Manager{cfg: cfg, log: cfg.Logger.With("component", "hls"), streams: map[string]*entry{}, nextSeq: map[string]uint64{}, nextCMAF: map[string]uint64{}}
 }
 
 // SetHub gives the manager the hub (for rendition streams); RegisterPlayback does it too.
@@ -161,7 +165,7 @@ func (m *Manager) start(ctx context.Context, ch *channel.Channel, s *hub.Stream)
 		listSize = ch.Outputs.HLSListSize
 	}
 	sinkOn := m.cfg.Sink != nil && m.cfg.SinkFor(ch)
-	e := &entry{key: key, channelID: ch.ID, stream: s, target: target,
+	e := &entry{key: key, channelID: ch.ID, stream: s, target: target, done: make(chan struct{}),
 		token: strconv.FormatInt(time.Now().UnixMilli(), 36)}
 	if ch.Outputs.HLSEnabled() {
 		e.ts = newTSLive(listSize, target, e.token)
@@ -175,27 +179,13 @@ func (m *Manager) start(ctx context.Context, ch *channel.Channel, s *hub.Stream)
 		e.cmaf = cmaf.New(key, e.token, cc)
 	}
 	m.mu.Lock()
-	seq := m.nextSeq[key]
-	if old := m.streams[key]; old != nil && old.seg != nil && !old.ended.Load() {
+	old := m.streams[key]
+	if old != nil && old.stream == s {
 		m.mu.Unlock()
-		return // already packaging this key
+		return // already packaging this stream
 	}
 	m.streams[key] = e
 	m.mu.Unlock()
-	if e.ts != nil || sinkOn {
-		e.seg = NewSegmenter(key, ch.ID, target, seq, func(seg Segment) {
-			m.segments.Add(1)
-			if e.ts != nil {
-				e.ts.add(seg)
-			}
-			if sinkOn {
-				m.cfg.Sink.SegmentReady(ctx, seg)
-			}
-		})
-		if seq > 0 {
-			e.seg.Discontinuity() // a new broadcast of a key packaged before
-		}
-	}
 	m.log.Info("packaging stream", "stream", key, "ts", e.ts != nil, "cmaf", e.cmaf != nil, "sink", sinkOn, "segment", target)
 	// Subscribe before returning: StreamStarted runs before media flows, so the
 	// packagers see the stream from its first packet. Without LL-HLS parts to
@@ -204,10 +194,41 @@ func (m *Manager) start(ctx context.Context, ch *channel.Channel, s *hub.Stream)
 	// streams cost a tenth of the wake-ups.
 	sub, err := s.Subscribe(e.subOpts())
 	if err != nil {
-		m.finish(ctx, e, sinkOn)
+		close(e.done)
+		e.ended.Store(true)
 		return
 	}
-	go m.run(ctx, e, sub, sinkOn)
+	go func() {
+		if old != nil {
+			// the previous broadcast of this key may still be finishing: its
+			// sequence numbers are needed to continue them
+			<-old.done
+		}
+		if e.cmaf != nil {
+			m.mu.RLock()
+			next := m.nextCMAF[key]
+			m.mu.RUnlock()
+			e.cmaf.ContinueFrom(next)
+		}
+		if e.ts != nil || sinkOn {
+			m.mu.RLock()
+			seq := m.nextSeq[key]
+			m.mu.RUnlock()
+			e.seg = NewSegmenter(key, ch.ID, target, seq, func(seg Segment) {
+				m.segments.Add(1)
+				if e.ts != nil {
+					e.ts.add(seg)
+				}
+				if sinkOn {
+					m.cfg.Sink.SegmentReady(ctx, seg)
+				}
+			})
+			if seq > 0 {
+				e.seg.Discontinuity() // a new broadcast of a key packaged before
+			}
+		}
+		m.run(ctx, e, sub, sinkOn)
+	}()
 }
 
 // run feeds the stream's packets to the packagers until the stream ends.
@@ -267,8 +288,12 @@ func (m *Manager) finish(ctx context.Context, e *entry, sinkOn bool) {
 	}
 	if e.cmaf != nil {
 		e.cmaf.End()
+		m.mu.Lock()
+		m.nextCMAF[e.key] = e.cmaf.NextSeq()
+		m.mu.Unlock()
 	}
 	e.ended.Store(true)
+	close(e.done)
 	m.log.Info("packaging ended", "stream", e.key)
 	time.AfterFunc(m.cfg.Linger, func() {
 		m.mu.Lock()

@@ -212,3 +212,39 @@ func TestManagerVODOnlyServesNoLivePlaylist(t *testing.T) {
 	m.StreamStarted(context.Background(), none, pub2.Stream())
 	require.Nil(t, m.lookup("flvonly"))
 }
+
+func TestManagerCMAFContinuesSequenceAcrossBroadcasts(t *testing.T) {
+	h := hub.New(hub.Config{ReconnectWindow: -1})
+	defer h.Close()
+	m := NewManager(ManagerConfig{})
+	handler := m.Handler(nil)
+	ch := &channel.Channel{ID: "ll", Enabled: true}
+	ch.Normalize()
+	ch.Outputs.CMAF = true
+	ch.Outputs.HLSSegmentSeconds = 1
+	var firstLast uint64
+	for round := 0; round < 2; round++ {
+		pub, err := h.Publish("ll", hub.PublishOptions{})
+		require.NoError(t, err)
+		m.StreamStarted(context.Background(), ch, pub.Stream())
+		publishClip(t, pub, clip(t), 2500)
+		pub.Close("done")
+		var pl *hlstest.Media
+		require.Eventually(t, func() bool {
+			w := serveGet(handler, "/ll/media.m3u8")
+			if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "#EXT-X-ENDLIST") {
+				return false
+			}
+			pl, err = hlstest.ParseMedia(w.Body.Bytes())
+			return err == nil && m.lookup("ll").stream == pub.Stream()
+		}, 3*time.Second, 10*time.Millisecond)
+		require.NoError(t, pl.Validate())
+		if round == 0 {
+			require.Zero(t, pl.MediaSequence)
+			firstLast = pl.Segments[len(pl.Segments)-1].Seq
+			continue
+		}
+		require.Equal(t, firstLast+1, pl.MediaSequence)
+		require.True(t, pl.Segments[0].Discontinuity)
+	}
+}
