@@ -35,6 +35,10 @@ type config struct {
 	// CMAFMode is "ll" (LL-HLS: parts, blocking reload) or "cdn" (whole segments only).
 	CMAFMode     string
 	PartDuration time.Duration
+	// WorkerRun runs one worker in process (shared/worker); nil starts none.
+	WorkerRun workerFunc
+	// WorkerRunner replaces the local worker runner (tests record its calls).
+	WorkerRunner workerRunner
 }
 
 // DefaultMergeWindow is the server default for batching viewer writes; chosen
