@@ -32,6 +32,8 @@ type Master struct {
 	// Authorize checks signed playback like every other playback path; nil
 	// lets everyone play.
 	Authorize func(r *http.Request, channelID string) error
+
+	rates frameRates
 }
 
 // Variants returns the channel's live template renditions (360p-1080p; not
@@ -62,7 +64,10 @@ func (m *Master) Variants(channelID, query string) []*playlist.MultivariantVaria
 			avg := int(st.BitrateIn)
 			v.AverageBandwidth = &avg
 		}
-		if st.FPS > 0 {
+		if fps := m.rates.get(s); fps > 0 {
+			fps = math.Round(fps*1000) / 1000
+			v.FrameRate = &fps
+		} else if st.FPS > 0 {
 			fps := snapRate(st.FPS)
 			v.FrameRate = &fps
 		}

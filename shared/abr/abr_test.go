@@ -50,3 +50,19 @@ func TestMasterErrors(t *testing.T) {
 	defer p.Close("test")
 	require.Empty(t, (&Master{Hub: h}).Variants("demo", ""))
 }
+
+func FuzzParseFrameRate(f *testing.F) {
+	f.Add([]byte("\x02\x00\x0aonMetaData\x08\x00\x00\x00\x01\x00\x09framerate\x00\x40\x39\x00\x00\x00\x00\x00\x00\x00\x00\x09"))
+	f.Add([]byte("\x02\x00\x0aonMetaData\x03\x00\x00\x09"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if r := parseFrameRate(b); r < 0 || r > 1000 || r != r {
+			t.Fatalf("frame rate %v", r)
+		}
+	})
+}
+
+func TestParseFrameRate(t *testing.T) {
+	require.Equal(t, 25.0, parseFrameRate([]byte("\x02\x00\x0aonMetaData\x08\x00\x00\x00\x01\x00\x09framerate\x00\x40\x39\x00\x00\x00\x00\x00\x00\x00\x00\x09")))
+	require.Zero(t, parseFrameRate([]byte("\x02\x00\x0aonMetaData\x03\x00\x00\x09")))
+	require.Zero(t, parseFrameRate([]byte("junk")))
+}

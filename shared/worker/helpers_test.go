@@ -20,6 +20,7 @@ import (
 	"github.com/livestack/livestack/shared/channel"
 	"github.com/livestack/livestack/shared/gateway"
 	"github.com/livestack/livestack/shared/ingest"
+	"github.com/livestack/livestack/shared/media/flv"
 	"github.com/livestack/livestack/shared/media/hub"
 	"github.com/livestack/livestack/shared/signing"
 	"github.com/livestack/livestack/shared/store/boltstore"
@@ -131,10 +132,12 @@ func pushPattern(t *testing.T, ctx context.Context, url, size string, fps, gopFr
 	return cmd
 }
 
-// capture saves an HTTP-FLV stream for d into a file.
-func capture(t *testing.T, url string, d time.Duration) string {
+// capture saves an HTTP-FLV stream into a file until it holds gops whole
+// GOPs (gops+1 video keyframes) or timeout passes, whichever comes first: a
+// loaded machine may run the ladder slower than real time.
+func capture(t *testing.T, url string, gops int, timeout time.Duration) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	require.NoError(t, err)
@@ -145,8 +148,20 @@ func capture(t *testing.T, url string, d time.Duration) string {
 	p := filepath.Join(t.TempDir(), "capture.flv")
 	f, err := os.Create(p)
 	require.NoError(t, err)
-	_, _ = io.Copy(f, resp.Body)
-	require.NoError(t, f.Close())
+	defer f.Close()
+	r := flv.NewReader(io.TeeReader(resp.Body, f), 0)
+	keys := 0
+	for keys <= gops {
+		tag, err := r.Next()
+		if err != nil {
+			break
+		}
+		if tag.Type == flv.TagVideo {
+			if v, err := flv.ParseVideo(tag.Data); err == nil && v.PacketType == flv.VideoFrames && v.Keyframe {
+				keys++
+			}
+		}
+	}
 	return p
 }
 
