@@ -179,6 +179,11 @@ func convertJournal(src, dst string) (convertStats, error) {
 	if len(init.Tracks) == 0 {
 		return st, errEmptyJournal
 	}
+	for _, it := range init.Tracks {
+		if it.TimeScale == 0 || it.Codec == nil {
+			return st, fmt.Errorf("journal track %d: no time scale or codec", it.ID)
+		}
+	}
 
 	type trackState struct {
 		track    *pmp4.Track

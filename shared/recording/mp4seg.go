@@ -82,6 +82,9 @@ func newMP4Segmenter(sink segmentSink, targetMS, fragmentMS, maxBytes int64) *mp
 
 func (m *mp4Segmenter) open() bool { return m.j != nil }
 
+// configured reports whether a codec configuration was seen.
+func (m *mp4Segmenter) configured() bool { return m.avc != nil || m.asc != nil }
+
 // writePacket feeds one hub packet.
 func (m *mp4Segmenter) writePacket(p *hub.Packet) error {
 	data := p.Data()
@@ -360,6 +363,16 @@ func (m *mp4Segmenter) abort() {
 	m.j = nil
 	_ = j.close()
 	_ = m.sink.fileClosed(path, j.bytes)
+}
+
+// cutNow closes the open file with everything received so far (the input
+// skipped media); the next file starts at the next sync point.
+func (m *mp4Segmenter) cutNow() error {
+	m.cut = true
+	if !m.open() {
+		return nil
+	}
+	return m.closeFile(-1)
 }
 
 // finish closes the open file at the end of the stream.

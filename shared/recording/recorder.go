@@ -191,26 +191,39 @@ func New(cfg Config) (*Recorder, error) {
 	return r, nil
 }
 
-// Close stops recording: open files are closed (the hub should be closed
-// first, so that every stream has ended), and uploads continue until ctx ends.
-// What is not uploaded by then stays in the spool for the next start.
+// hlsFlushWait is how long Close waits for the HLS packager to hand over the
+// last segments of streams that ended with the hub before it ends their HLS
+// VOD recordings itself.
+const hlsFlushWait = 2 * time.Second
+
+// Close stops recording. Call it after the hub was closed, so that every
+// stream has ended and its last files are closed; a stream still live is cut
+// where it is. Uploads continue until ctx ends; what is not uploaded by then
+// stays in the spool and is finished by the next start.
 func (r *Recorder) Close(ctx context.Context) error {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
 	readersDone := make(chan struct{})
 	go func() { r.readers.Wait(); close(readersDone) }()
+	flush := time.NewTimer(hlsFlushWait)
 	select {
 	case <-readersDone:
+	case <-flush.C:
 	case <-ctx.Done():
 	}
-	// Streams that are still live (the hub was not closed) end here: their
-	// files are complete up to now.
+	flush.Stop()
 	r.mu.Lock()
 	for _, b := range r.live {
 		b.stopHLS()
 	}
 	r.mu.Unlock()
+	select {
+	case <-readersDone:
+	case <-ctx.Done():
+		r.cancel() // MP4 readers close their files as they are
+		<-readersDone
+	}
 	uploadersDone := make(chan struct{})
 	go func() { r.uploaders.Wait(); close(uploadersDone) }()
 	var err error
@@ -439,8 +452,23 @@ func (b *broadcast) readMP4(sub *hub.Subscriber, log *slog.Logger) {
 	var buf []*hub.Packet
 	var last uint32
 	var any bool
+	skipped := sub.Skipped()
 	for {
 		pkts, err := sub.Read(r.ctx, buf)
+		resubscribe := false
+		if n := sub.Skipped(); n != skipped {
+			// The recorder fell behind and the hub moved it to the latest
+			// keyframe: close the file before the gap instead of bridging it.
+			skipped = n
+			log.Warn("MP4 recording fell behind the stream; the file is cut and recording continues from the latest keyframe")
+			if cerr := seg.cutNow(); cerr != nil {
+				log.Error("MP4 recording: closing a file failed", "error", cerr)
+				seg.abort()
+			}
+			// A skip before the first read may have passed over the sequence
+			// headers; a new subscription starts with the current ones.
+			resubscribe = !seg.configured()
+		}
 		for _, p := range pkts {
 			if !p.Header && any && p.Time < last {
 				continue // a resubscription replays the GOP cache: skip what is recorded
@@ -456,22 +484,38 @@ func (b *broadcast) readMP4(sub *hub.Subscriber, log *slog.Logger) {
 		r.Counters.SkippedPackets.Add(seg.Skipped)
 		seg.Skipped = 0
 		buf = pkts
+		if resubscribe && err == nil && !seg.configured() {
+			sub.Close()
+			if sub, err = b.stream.Subscribe(hub.SubscribeOptions{Internal: true}); err != nil {
+				sub = nil
+				break
+			}
+			skipped = sub.Skipped()
+			continue
+		}
 		switch {
 		case err == nil:
 			continue
 		case errors.Is(err, hub.ErrTooSlow):
 			log.Warn("MP4 recording fell behind the stream; continuing from the next keyframe")
-			seg.abort()
+			if cerr := seg.cutNow(); cerr != nil {
+				log.Error("MP4 recording: closing a file failed", "error", cerr)
+				seg.abort()
+			}
 			sub.Close()
 			if sub, err = b.stream.Subscribe(hub.SubscribeOptions{Internal: true}); err == nil {
+				skipped = sub.Skipped()
 				continue
 			}
+			sub = nil
 		case !errors.Is(err, io.EOF) && !errors.Is(err, context.Canceled):
 			log.Error("MP4 recording: read failed", "error", err)
 		}
 		break
 	}
-	sub.Close()
+	if sub != nil {
+		sub.Close()
+	}
 	if err := seg.finish(); err != nil {
 		log.Error("MP4 recording: closing the last file failed", "error", err)
 	}

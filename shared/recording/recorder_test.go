@@ -568,3 +568,31 @@ func TestReconnectContinuesRecording(t *testing.T) {
 	}
 	assert.InDelta(t, 8.0, total.Seconds(), 0.3)
 }
+
+// A recorder the hub makes skip (it fell behind the live edge) cuts its file
+// at the gap: every file stays a valid MP4, nothing is bridged.
+func TestMP4SurvivesSkips(t *testing.T) {
+	tags := fixture(t, 12, 25)
+	e := newEnv(t, "", nil)
+	e.hub = hub.New(hub.Config{ReconnectWindow: -1, MaxLag: 300 * time.Millisecond, MaxSkips: 1000})
+	ch := testChannel("skippy", 4, false)
+	pub, err := e.hub.Publish(ch.ID, hub.PublishOptions{})
+	require.NoError(t, err)
+	e.rec.StreamStarted(context.Background(), ch, pub.Stream())
+	// 12 s of media at once: the recorder falls behind and is moved to the
+	// latest keyframe, past the sequence headers it never read.
+	publish(t, pub, tags, 0, 0)
+	time.Sleep(500 * time.Millisecond)
+	pub.Close("done")
+	r := e.waitReady(1)[0]
+	require.NotEmpty(t, r.Keys)
+	var total time.Duration
+	for _, k := range r.Keys {
+		d, codecs, _ := ffprobe(t, e.file(k))
+		assert.Contains(t, codecs, "h264")
+		total += d
+	}
+	assert.LessOrEqual(t, total.Seconds(), 12.1)
+	assert.InDelta(t, total.Milliseconds(), r.DurationMillis, 100)
+	t.Logf("%d files, %.2f s recorded of 12 s", len(r.Keys), total.Seconds())
+}

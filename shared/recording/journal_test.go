@@ -1,0 +1,153 @@
+package recording
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var testSPS = []byte{ // 1920x1080 baseline (mediacommon's test SPS)
+	0x67, 0x42, 0xc0, 0x28, 0xd9, 0x00, 0x78, 0x02,
+	0x27, 0xe5, 0x84, 0x00, 0x00, 0x03, 0x00, 0x04,
+	0x00, 0x00, 0x03, 0x00, 0xf0, 0x3c, 0x60, 0xc9,
+	0x20,
+}
+
+// syntheticJournal writes a journal of frags fragments (1 s of 25 fps video
+// and 44.1 kHz AAC each) and returns its bytes and the fragment end offsets.
+func syntheticJournal(t testing.TB, frags int) ([]byte, []int64, []int) {
+	path := filepath.Join(t.TempDir(), "j.mp4.journal")
+	init := &fmp4.Init{Tracks: []*fmp4.InitTrack{
+		{ID: videoTrackID, TimeScale: videoTimeScale, Codec: &codecs.H264{SPS: testSPS, PPS: []byte{0x08}}},
+		{ID: audioTrackID, TimeScale: 44100, Codec: &codecs.MPEG4Audio{Config: mpeg4audio.AudioSpecificConfig{
+			Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 44100, ChannelCount: 2}}},
+	}}
+	j, err := createJournal(path, init)
+	require.NoError(t, err)
+	var ends []int64
+	var samples []int
+	vt, at := uint64(0), uint64(0)
+	total := 0
+	for f := range frags {
+		var v, a []*fmp4.Sample
+		for i := range 25 {
+			v = append(v, &fmp4.Sample{Duration: 3600, IsNonSyncSample: i != 0, Payload: bytes.Repeat([]byte{byte(f), byte(i)}, 50+i)})
+		}
+		for i := range 43 {
+			a = append(a, &fmp4.Sample{Duration: 1024, Payload: bytes.Repeat([]byte{0xaa, byte(i)}, 20)})
+		}
+		require.NoError(t, j.writePart([]*fmp4.PartTrack{{ID: videoTrackID, BaseTime: vt, Samples: v}, {ID: audioTrackID, BaseTime: at, Samples: a}}))
+		vt += 25 * 3600
+		at += 43 * 1024
+		total += 25 + 43
+		ends = append(ends, j.bytes)
+		samples = append(samples, total)
+	}
+	require.NoError(t, j.close())
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b, ends, samples
+}
+
+// A journal torn anywhere converts into a valid MP4 of its complete
+// fragments, or reports that it holds none.
+func TestJournalTornAnywhere(t *testing.T) {
+	b, ends, samples := syntheticJournal(t, 3)
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst.mp4")
+	for cut := int64(0); cut <= int64(len(b)); cut += 173 {
+		if cut+173 > int64(len(b)) {
+			cut = int64(len(b))
+		}
+		require.NoError(t, os.WriteFile(src, b[:cut], 0o644))
+		st, err := convertJournal(src, dst)
+		want := 0
+		for i, e := range ends {
+			if cut >= e {
+				want = samples[i]
+			}
+		}
+		if want == 0 {
+			require.ErrorIs(t, err, errEmptyJournal, "cut at %d", cut)
+			continue
+		}
+		require.NoError(t, err, "cut at %d", cut)
+		assert.Equal(t, want, st.Samples, "cut at %d", cut)
+		assert.Equal(t, !slices.Contains(ends, cut), st.Truncated, "a torn tail is reported (cut at %d)", cut)
+		f, err := os.Open(dst)
+		require.NoError(t, err)
+		var p pmp4.Presentation
+		require.NoError(t, p.Unmarshal(f), "cut at %d", cut)
+		f.Close()
+		got := 0
+		for _, tr := range p.Tracks {
+			got += len(tr.Samples)
+		}
+		assert.Equal(t, want, got)
+		assert.InDelta(t, float64(want/68), st.Duration.Seconds(), 0.05)
+		if cut == int64(len(b)) {
+			break
+		}
+	}
+}
+
+// FuzzConvertJournal feeds arbitrary journal bytes (a spool torn or damaged
+// on disk) to the converter: it never panics, and what it writes parses.
+func FuzzConvertJournal(f *testing.F) {
+	b, ends, _ := syntheticJournal(f, 2)
+	f.Add(b)
+	f.Add(b[:ends[0]])
+	f.Add(b[:ends[0]+100])
+	f.Add([]byte{})
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst.mp4")
+		require.NoError(t, os.WriteFile(src, data, 0o644))
+		_ = os.Remove(dst)
+		st, err := convertJournal(src, dst)
+		if err != nil {
+			if !errors.Is(err, errEmptyJournal) {
+				_, statErr := os.Stat(dst)
+				assert.True(t, os.IsNotExist(statErr), "no output after an error")
+			}
+			return
+		}
+		require.Positive(t, st.Samples)
+		fh, err := os.Open(dst)
+		require.NoError(t, err)
+		defer fh.Close()
+		var p pmp4.Presentation
+		assert.NoError(t, p.Unmarshal(fh))
+	})
+}
+
+// FuzzReadSpool feeds arbitrary recording.json and files.log contents to the
+// spool reader: it never panics and returns only valid file names.
+func FuzzReadSpool(f *testing.F) {
+	f.Add([]byte(`{"version":1,"id":"a-mp4","kind":"mp4","prefix":"recordings/c/a-mp4/","startedAt":"2026-12-01T10:00:00Z"}`),
+		[]byte("\n{\"seq\":1,\"name\":\"000001.mp4\",\"state\":\"ready\"}\n{\"seq\":2,\"name\":\"000002.m"))
+	f.Add([]byte(`{}`), []byte(`{"seq":-1,"name":"../x"}`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, hdr, log []byte) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, headerName), hdr, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, logName), log, 0o644))
+		_, files, err := readSpool(dir)
+		if err != nil {
+			return
+		}
+		for _, fe := range files {
+			assert.True(t, validFileName(fe.Name), "%q", fe.Name)
+			assert.Positive(t, fe.Seq)
+		}
+	})
+}
