@@ -26,7 +26,7 @@ import (
 	"github.com/livestack/livestack/shared/store/boltstore"
 )
 
-func needFFmpeg(t *testing.T) {
+func needFFmpeg(t testing.TB) {
 	t.Helper()
 	for _, tool := range []string{"ffmpeg", "ffprobe"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -45,7 +45,7 @@ var (
 
 // fixture encodes seconds of 320x240 H.264 (keyframe every gop frames at 25
 // fps) + AAC with ffmpeg and returns its FLV tags.
-func fixture(t *testing.T, seconds, gop int, extra ...string) []flv.Tag {
+func fixture(t testing.TB, seconds, gop int, extra ...string) []flv.Tag {
 	t.Helper()
 	needFFmpeg(t)
 	name := fmt.Sprintf("%d-%d-%s", seconds, gop, strings.Join(extra, "_"))
@@ -122,7 +122,7 @@ func decodeCheck(t *testing.T, path string) {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	hub   *hub.Hub
 	blob  *fsblob.Store
 	store *boltstore.Store
@@ -131,7 +131,7 @@ type env struct {
 	ready chan store.Recording
 }
 
-func newEnv(t *testing.T, spool string, tweak func(*Config)) *env {
+func newEnv(t testing.TB, spool string, tweak func(*Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	if spool == "" {
@@ -175,7 +175,7 @@ func testChannel(id string, mp4Secs int, hlsVod bool) *channel.Channel {
 
 // publish writes tags into the hub as one publish session; stop (if > 0)
 // ends after that much media.
-func publish(t *testing.T, p *hub.Publisher, tags []flv.Tag, tsBase uint32, stop time.Duration) {
+func publish(t testing.TB, p *hub.Publisher, tags []flv.Tag, tsBase uint32, stop time.Duration) {
 	t.Helper()
 	for _, tag := range tags {
 		if stop > 0 && tag.Type != flv.TagScript && time.Duration(tag.Timestamp)*time.Millisecond >= stop {
