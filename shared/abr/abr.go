@@ -51,18 +51,16 @@ func (m *Master) Variants(channelID, query string) []*playlist.MultivariantVaria
 		if st.VideoCodecString == "" || st.Width == 0 || st.Height == 0 {
 			continue // no sequence header yet: not playable
 		}
+		peak, avg := bandwidth(rend, st)
 		v := &playlist.MultivariantVariant{
-			Bandwidth:  bandwidth(rend, st),
-			Codecs:     []string{st.VideoCodecString},
-			Resolution: strconv.Itoa(st.Width) + "x" + strconv.Itoa(st.Height),
-			URI:        rend + "/live.m3u8",
+			Bandwidth:        peak,
+			AverageBandwidth: &avg,
+			Codecs:           []string{st.VideoCodecString},
+			Resolution:       strconv.Itoa(st.Width) + "x" + strconv.Itoa(st.Height),
+			URI:              rend + "/live.m3u8",
 		}
 		if st.AudioCodecString != "" {
 			v.Codecs = append(v.Codecs, st.AudioCodecString)
-		}
-		if st.BitrateIn > 0 {
-			avg := int(st.BitrateIn)
-			v.AverageBandwidth = &avg
 		}
 		if fps := m.rates.get(s); fps > 0 {
 			fps = math.Round(fps*1000) / 1000
@@ -80,18 +78,22 @@ func (m *Master) Variants(channelID, query string) []*playlist.MultivariantVaria
 	return out
 }
 
-// bandwidth is the variant's peak bitrate: the larger of what was measured
-// over the last seconds and the template's nominal rate (video plus audio),
-// with 10 % headroom for the encoder's rate control (maxrate is 1.1 x).
-func bandwidth(rend string, st hub.Stats) int {
-	nominal := 0
-	if t, ok := transcode.Lookup(rend); ok {
-		nominal = t.Bitrate
+// bandwidth is the variant's peak and average bitrate from its template: the
+// worker encodes with maxrate 1.1 x the template's video rate, so that plus
+// the audio bounds every segment. (The hub's measured rate is per wall-clock
+// second: it overshoots after an encoder stall and undershoots while one
+// lasts, so it is shown only when a rendition has no template.)
+func bandwidth(rend string, st hub.Stats) (peak, avg int) {
+	t, ok := transcode.Lookup(rend)
+	if !ok {
+		m := int(st.BitrateIn)
+		return m * 11 / 10, m
 	}
+	audio := 0
 	if st.AudioCodecString != "" {
-		nominal += AudioBitrate
+		audio = AudioBitrate
 	}
-	return int(float64(max(int(st.BitrateIn), nominal)) * 1.1)
+	return t.Bitrate*11/10 + audio, t.Bitrate + audio
 }
 
 // ServeHTTP implements http.Handler for Pattern.

@@ -18,12 +18,15 @@ func TestSnapRate(t *testing.T) {
 }
 
 func TestBandwidth(t *testing.T) {
-	// Not measured yet: the template's rate plus audio, with headroom.
-	require.Equal(t, int(float64(400_000+AudioBitrate)*1.1), bandwidth("360p", hub.Stats{AudioCodecString: "mp4a.40.2"}))
-	// Measured above the template: the measurement wins.
-	require.Equal(t, int(3_000_000*1.1), bandwidth("720p", hub.Stats{BitrateIn: 3_000_000}))
-	// The original rendition has no template.
-	require.Equal(t, int(2_500_000*1.1), bandwidth("original", hub.Stats{BitrateIn: 2_500_000}))
+	peak, avg := bandwidth("360p", hub.Stats{AudioCodecString: "mp4a.40.2", BitrateIn: 9_000_000})
+	require.Equal(t, 440_000+AudioBitrate, peak, "maxrate plus audio, whatever was measured")
+	require.Equal(t, 400_000+AudioBitrate, avg)
+	peak, avg = bandwidth("1080p", hub.Stats{})
+	require.Equal(t, 2_200_000, peak)
+	require.Equal(t, 2_000_000, avg)
+	peak, avg = bandwidth("original", hub.Stats{BitrateIn: 2_500_000})
+	require.Equal(t, 2_750_000, peak)
+	require.Equal(t, 2_500_000, avg)
 }
 
 func TestMasterErrors(t *testing.T) {

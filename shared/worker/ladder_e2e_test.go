@@ -35,8 +35,10 @@ func TestLadder1080p(t *testing.T) {
 
 	reg := NewRegistry()
 	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	go func() {
-		done <- Run(context.Background(), Config{
+		done <- Run(ctx, Config{
 			ChannelID:   "big",
 			LoadChannel: g.st.GetChannel,
 			Gateway:     g.http,
@@ -133,7 +135,8 @@ func TestLadder1080p(t *testing.T) {
 		require.Equal(t, "mp4a.40.2", v.Codecs[1])
 		require.NotNil(t, v.FrameRate)
 		require.InDelta(t, 10, *v.FrameRate, 1)
-		require.InEpsilon(t, float64(tpl.Bitrate+transcode.DefaultAudioBitrate)*1.1, float64(v.Bandwidth), 0.35, "%s BANDWIDTH", r)
+		require.Equal(t, tpl.Bitrate*11/10+transcode.DefaultAudioBitrate, v.Bandwidth, "%s BANDWIDTH", r)
+		require.Equal(t, tpl.Bitrate+transcode.DefaultAudioBitrate, *v.AverageBandwidth, "%s AVERAGE-BANDWIDTH", r)
 	}
 	resp, err = http.Get("http://" + g.http + "/nosuch/index.m3u8")
 	require.NoError(t, err)

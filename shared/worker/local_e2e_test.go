@@ -28,7 +28,9 @@ func TestLocalFromHub(t *testing.T) {
 
 	l := &Local{Hub: g.gw.Hub, Signer: g.signer, LoadChannel: g.st.GetChannel, Preset: "ultrafast", Stats: NewRegistry()}
 	done := make(chan error, 1)
-	go func() { done <- l.Run(context.Background(), runner.Task{ChannelID: "quiet", GatewayRTMP: g.rtmp}) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { done <- l.Run(ctx, runner.Task{ChannelID: "quiet", GatewayRTMP: g.rtmp}) }()
 	require.Eventually(t, func() bool {
 		s := g.gw.Hub.Stream("quiet/360p")
 		return s != nil && s.Live() && s.Stats().BytesIn > 20_000

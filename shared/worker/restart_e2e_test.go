@@ -35,6 +35,7 @@ func TestRestartAfterKill(t *testing.T) {
 
 	reg := NewRegistry()
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Config{

@@ -215,6 +215,17 @@ func (w *worker) run(ctx context.Context) error {
 		case outcomeEnded:
 			w.log.Info("source stream ended; worker exits")
 			return nil
+		case outcomeSourceEOF:
+			// The source connection ended. That is normally the stream's end,
+			// but a gateway also drops a reader that falls behind: look again,
+			// and exit only once the stream is gone.
+			w.log.Info("source connection ended; checking the stream")
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
 		case outcomeNoWork:
 			return nil
 		case outcomeFatal:
@@ -310,6 +321,7 @@ const (
 	outcomeFatal
 	outcomeSourceFailed
 	outcomeCrashed
+	outcomeSourceEOF
 )
 
 // runOnce opens the source, starts ffmpeg, feeds it and waits for the first
@@ -345,7 +357,7 @@ func (w *worker) runOnce(ctx context.Context) (outcome, error) {
 		w.log.Warn("source has no video; nothing to transcode")
 		return outcomeNoWork, nil
 	case errors.Is(err, io.EOF):
-		return outcomeEnded, nil
+		return outcomeSourceEOF, nil
 	case err != nil:
 		return outcomeSourceFailed, fmt.Errorf("read source: %w", err)
 	}
@@ -477,7 +489,7 @@ func (w *worker) runFFmpeg(ctx, runCtx context.Context, args []string, audio boo
 			case <-ctx.Done():
 				_ = stop()
 			}
-			return outcomeEnded, nil
+			return outcomeSourceEOF, nil
 		}
 		if ctx.Err() != nil {
 			_ = stop()
