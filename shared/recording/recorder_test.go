@@ -574,7 +574,7 @@ func TestReconnectContinuesRecording(t *testing.T) {
 func TestMP4SurvivesSkips(t *testing.T) {
 	tags := fixture(t, 12, 25)
 	e := newEnv(t, "", nil)
-	e.hub = hub.New(hub.Config{ReconnectWindow: -1, MaxLag: 300 * time.Millisecond, MaxSkips: 1000})
+	e.hub = hub.New(hub.Config{ReconnectWindow: -1, MaxLag: 1500 * time.Millisecond, MaxSkips: 1000})
 	ch := testChannel("skippy", 4, false)
 	pub, err := e.hub.Publish(ch.ID, hub.PublishOptions{})
 	require.NoError(t, err)
