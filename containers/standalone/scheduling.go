@@ -59,7 +59,9 @@ func newScheduling(st *boltstore.Store, work workerFunc, override runner.Runner,
 		log.Info("no in-process worker configured: stream events are published, no worker starts")
 		return s, nil
 	}
-	sched, err := scheduler.New(scheduler.Config{Store: st, Runner: s.Runner, Logger: log})
+	// Snapshots and motion clips are made by the gateway's own hooks here:
+	// only re-encoding needs a worker.
+	sched, err := scheduler.New(scheduler.Config{Store: st, Runner: s.Runner, Needs: scheduler.NeedsPixels, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}

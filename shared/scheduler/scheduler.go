@@ -43,6 +43,10 @@ type Config struct {
 	RecordSize, TranscodeSize string
 	// Spot starts workers on spare capacity (Fargate Spot).
 	Spot bool
+	// Needs decides whether a channel's stream gets a worker. Default
+	// NeedsProcessing; the standalone build, whose gateway makes snapshots
+	// and motion clips itself, uses NeedsPixels.
+	Needs func(*channel.Channel) bool
 	// Retention is how long a broadcast's record is kept after its last
 	// change (a TTL on DynamoDB). Default 7 days.
 	Retention time.Duration
@@ -72,6 +76,9 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Needs == nil {
+		cfg.Needs = NeedsProcessing
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -82,16 +89,18 @@ func New(cfg Config) (*Scheduler, error) {
 // transcode ladder, a watermark, snapshots or motion capture. Remuxing
 // (FLV, HLS, CMAF, MP4 recording, relays) happens in the gateway and needs none.
 func NeedsProcessing(ch *channel.Channel) bool {
-	return needsPixels(ch) || ch.Recording.Snapshots || ch.Recording.Motion.Enabled
+	return NeedsPixels(ch) || ch.Recording.Snapshots || ch.Recording.Motion.Enabled
 }
 
-func needsPixels(ch *channel.Channel) bool {
+// NeedsPixels reports whether a channel's outputs are re-encoded: a
+// transcode ladder or a watermark.
+func NeedsPixels(ch *channel.Channel) bool {
 	return (ch.Transcode.Enabled && len(ch.Transcode.Renditions) > 0) || ch.Watermark.Text != nil || ch.Watermark.Image != nil
 }
 
 // TaskSize is the task size of a channel that needs processing.
 func (s *Scheduler) TaskSize(ch *channel.Channel) string {
-	if needsPixels(ch) {
+	if NeedsPixels(ch) {
 		return s.cfg.TranscodeSize
 	}
 	return s.cfg.RecordSize
@@ -142,7 +151,7 @@ func (s *Scheduler) StreamStarted(ctx context.Context, d events.StreamDetail) er
 			return fmt.Errorf("stream started %s: load channel: %w", d.ChannelID, cerr)
 		}
 		ch.Normalize()
-		if !NeedsProcessing(ch) {
+		if !s.cfg.Needs(ch) {
 			log.Debug("stream started: channel needs no worker")
 			return nil
 		}

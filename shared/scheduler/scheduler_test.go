@@ -418,3 +418,23 @@ func FuzzParseTaskStateChange(f *testing.F) {
 		}
 	})
 }
+
+func TestNeedsOverride(t *testing.T) {
+	e := newEnv(t)
+	e.s.cfg.Needs = NeedsPixels
+	ctx := context.Background()
+	for _, ch := range []string{"snapshots", "motion", "plain"} {
+		if err := e.s.Handle(ctx, started(ch, "b")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := e.run.counts(); n != 0 {
+		t.Fatalf("%d starts for channels without pixel work", n)
+	}
+	if err := e.s.Handle(ctx, started("watermark", "b")); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.run.counts(); n != 1 {
+		t.Fatalf("%d starts for a watermarked channel", n)
+	}
+}
