@@ -60,6 +60,7 @@ type config struct {
 	Record     []string      // recording of the channels: "mp4", "hlsvod"
 	Behind     time.Duration // a publisher this far behind real time is behind
 	CMAF       bool          // CMAF/LL-HLS on the publishers' channels too
+	HLS        bool          // MPEG-TS HLS on the publishers' channels (default on)
 
 	inputDefault bool // Input is the generated default of the mode
 }
@@ -178,6 +179,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&record, "record", "", "publishers: recording on the channels, comma-separated: mp4, hlsvod")
 	fs.DurationVar(&c.Behind, "behind", time.Second, "publishers: a publisher is behind real time when its send lag, or the media the server has not read yet from its connection, exceeds this")
 	fs.BoolVar(&c.CMAF, "cmaf", false, "publishers: CMAF (LL-HLS) on the channels too")
+	fs.BoolVar(&c.HLS, "hls", true, "publishers: MPEG-TS HLS on the channels (-hls=false: FLV only, to split the cost)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -241,6 +243,7 @@ func (c *config) validate() error {
 	check(c.Behind >= 100*time.Millisecond && c.Behind <= time.Minute, "-behind: want 100ms-1m")
 	check(len(c.Record) == 0 || c.Mode == modePublishers, "-record is for -mode publishers")
 	check(!c.CMAF || c.Mode == modePublishers, "-cmaf is for -mode publishers")
+	check(c.HLS || c.Mode == modePublishers, "-hls is for -mode publishers")
 	if c.MakeInput {
 		return errors.Join(errs...)
 	}

@@ -199,9 +199,12 @@ func runPublishers(ctx context.Context, cfg *config, in *input, stdout, log io.W
 		return err
 	}
 	defer tgt.close(log)
-	outputs := map[string]any{"flv": true, "hls": true, "cmaf": cfg.CMAF, "hlsSegmentSeconds": cfg.HLSTime}
+	outputs := map[string]any{"flv": true, "hls": cfg.HLS, "cmaf": cfg.CMAF, "hlsSegmentSeconds": cfg.HLSTime}
 	recording := map[string]any{"mp4": slices.Contains(cfg.Record, "mp4"), "hlsVod": slices.Contains(cfg.Record, "hlsvod")}
-	desc := "FLV + HLS"
+	desc := "FLV"
+	if cfg.HLS {
+		desc += " + HLS"
+	}
 	if cfg.CMAF {
 		desc += " + CMAF"
 	}
