@@ -277,6 +277,9 @@ func printDemo(ctx context.Context, out io.Writer, st store.Store, signer *signi
 	if err := st.CreateChannel(ctx, ch); err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("demo channel: %w", err)
 	}
+	if cur, err := st.GetChannel(ctx, DemoChannel); err == nil {
+		signer = signer.ForEpoch(cur.PushKeyEpoch) // its push key may have been rotated
+	}
 	exp := now.Add(7 * 24 * time.Hour)
 	push := urls.PushBase + "/stream/" + DemoChannel + "?sign=" + signer.Sign(DemoChannel, exp)
 	fmt.Fprintf(out, "\nDemo channel %q (push URL valid until %s)\n", DemoChannel, exp.Format(time.RFC3339))
