@@ -149,9 +149,33 @@ func TestArgsRunFFmpeg(t *testing.T) {
 	}))
 	require.True(t, progressEnd)
 	for f, h := range map[string]string{"a.flv": "640x360", "b.flv": "426x240"} {
-		o, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
+		o, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0", filepath.Join(dir, f)).Output()
+		require.NoError(t, err)
+		require.Equal(t, "video\naudio", strings.TrimSpace(string(o)), "each output carries the video and the shared audio")
+		o, err = exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
 			"-of", "csv=p=0:s=x", filepath.Join(dir, f)).Output()
 		require.NoError(t, err)
 		require.Equal(t, h, strings.TrimSpace(string(o)))
 	}
+}
+
+// TestArgsVideoOnly: a source without audio maps no audio.
+func TestArgsVideoOnly(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.flv")
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10",
+		"-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-f", "flv", src).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	s := Spec{Input: src, Outputs: []Output{{Name: "x", Height: 120, Bitrate: 100_000, URL: filepath.Join(dir, "x.flv")}}, FPS: 10, Preset: "ultrafast"}
+	args, err := s.Args()
+	require.NoError(t, err)
+	require.NotContains(t, strings.Join(args, " "), "0:a")
+	out, err = exec.Command("ffmpeg", args...).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	o, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_type,width,height", "-of", "csv=p=0", filepath.Join(dir, "x.flv")).Output()
+	require.NoError(t, err)
+	require.Equal(t, "video,160,120", strings.TrimSpace(string(o)))
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/livestack/livestack/shared/media/flv"
 	"github.com/livestack/livestack/shared/media/hub"
@@ -30,10 +32,19 @@ type TagReader interface {
 	Close() error
 }
 
+// defaultSourceClient bounds connecting and the response headers; the body
+// (the live stream) is bounded by the request's context only.
+var defaultSourceClient = &http.Client{Transport: &http.Transport{
+	Proxy:                 nil,
+	DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+	ResponseHeaderTimeout: 10 * time.Second,
+}}
+
 // HTTPSource pulls HTTP-FLV from a gateway: http://{Gateway}/{Key}/live.flv
 // (the internal address; workers are never exposed).
 type HTTPSource struct {
-	URL    string
+	URL string
+	// Client defaults to one with 5 s connect and 10 s response-header timeouts.
 	Client *http.Client
 }
 
@@ -45,7 +56,7 @@ func (s HTTPSource) Open(ctx context.Context) (TagReader, error) {
 	}
 	c := s.Client
 	if c == nil {
-		c = http.DefaultClient
+		c = defaultSourceClient
 	}
 	resp, err := c.Do(req)
 	if err != nil {
