@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/livestack/livestack/shared/store"
 )
 
 // Event sources. Every livestack source starts with SourcePrefix, which the
@@ -79,28 +81,60 @@ type StreamDetail struct {
 }
 
 // RecordingDetail is the detail of "Recording Ready": a finished recording
-// object in the blob store, indexed in the store.
+// (an MP4 file set, an HLS VOD, a snapshot or a motion clip) stored in the
+// blob store and indexed in the store.
 type RecordingDetail struct {
 	ChannelID   string `json:"channelId"`
 	BroadcastID string `json:"broadcastId,omitempty"`
-	// RecordingID is the store's recording id.
+	// RecordingID is the store's recording id (GET /api/v1/recordings/{id}).
 	RecordingID string `json:"recordingId"`
-	// Kind is the recording kind ("mp4", "hls", "jpg", "motion"…).
+	// Kind is the recording kind: "mp4", "hls", "snapshot" or "motion".
 	Kind string `json:"kind"`
-	// Key is the object key in the blob store (bucket-relative on S3).
+	// Status is "complete", or "incomplete" when a crash cut it short.
+	Status string `json:"status,omitempty"`
+	// Key is the main object: the playlist of a VOD, else the first file.
 	Key string `json:"key"`
+	// Keys are every main object, in play order; Prefix holds them all.
+	Keys   []string `json:"keys,omitempty"`
+	Prefix string   `json:"prefix,omitempty"`
+	// Playlist is the VOD playlist key (hls, motion), if any.
+	Playlist string `json:"playlist,omitempty"`
 	// Bucket is the S3 bucket on AWS; empty in standalone.
 	Bucket string `json:"bucket,omitempty"`
-	// ContentType of the object.
+	// ContentType of Key, when known.
 	ContentType string `json:"contentType,omitempty"`
-	// Size in bytes.
+	// Size is the total bytes of the recording.
 	Size int64 `json:"size"`
 	// StartedAt / EndedAt of the recorded media.
 	StartedAt time.Time `json:"startedAt"`
 	EndedAt   time.Time `json:"endedAt"`
-	// DurationSeconds of the recorded media (0 for images).
+	// DurationSeconds of the recorded media (0 for pictures).
 	DurationSeconds float64 `json:"durationSeconds,omitempty"`
 	Region          string  `json:"region,omitempty"`
+}
+
+// RecordingDetailOf describes a stored recording; bucket is the S3 bucket
+// (empty in standalone).
+func RecordingDetailOf(r store.Recording, bucket string) RecordingDetail {
+	d := RecordingDetail{
+		ChannelID: r.ChannelID, BroadcastID: r.BroadcastID, RecordingID: r.ID, Kind: r.Kind, Status: r.Status,
+		Keys: append([]string(nil), r.Keys...), Prefix: r.Prefix, Playlist: r.Playlist, Bucket: bucket,
+		Size: r.Bytes, StartedAt: r.StartedAt, DurationSeconds: float64(r.DurationMillis) / 1000, Region: r.Region,
+	}
+	switch {
+	case r.Playlist != "":
+		d.Key = r.Playlist
+	case len(r.Keys) > 0:
+		d.Key = r.Keys[0]
+	default:
+		d.Key = r.Prefix
+	}
+	if r.EndedAt != nil {
+		d.EndedAt = *r.EndedAt
+	} else {
+		d.EndedAt = r.UpdatedAt
+	}
+	return d
 }
 
 // Publisher publishes events. Implementations are safe for concurrent use.

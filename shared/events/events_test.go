@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
+	"github.com/livestack/livestack/shared/store"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -382,4 +384,36 @@ func FuzzDecodeDetail(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRecordingDetailOf(t *testing.T) {
+	start := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	end := start.Add(90 * time.Second)
+	tests := []struct {
+		name    string
+		rec     store.Recording
+		wantKey string
+	}{
+		{"mp4", store.Recording{ID: "r1", ChannelID: "c", Kind: store.KindMP4, Status: store.StatusComplete,
+			Keys: []string{"recordings/c/r1/0001.mp4", "recordings/c/r1/0002.mp4"}, Prefix: "recordings/c/r1/",
+			StartedAt: start, EndedAt: &end, DurationMillis: 90000, Bytes: 1234}, "recordings/c/r1/0001.mp4"},
+		{"hls", store.Recording{ID: "r2", ChannelID: "c", Kind: store.KindHLS, Playlist: "vod/c/r2/index.m3u8",
+			Keys: []string{"vod/c/r2/0.ts"}, StartedAt: start, UpdatedAt: end}, "vod/c/r2/index.m3u8"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := RecordingDetailOf(tc.rec, "bucket-1")
+			if d.Key != tc.wantKey || d.RecordingID != tc.rec.ID || d.Bucket != "bucket-1" || !d.EndedAt.Equal(end) {
+				t.Fatalf("%+v", d)
+			}
+			raw, _ := json.Marshal(d)
+			got, err := DecodeDetail(TypeRecordingReady, raw)
+			if err != nil || got.(*RecordingDetail).Key != tc.wantKey {
+				t.Fatalf("round trip %v %v", got, err)
+			}
+		})
+	}
+	if d := RecordingDetailOf(store.Recording{Bytes: 1, DurationMillis: 1500}, ""); d.DurationSeconds != 1.5 || d.Size != 1 {
+		t.Fatalf("%+v", d)
+	}
 }
