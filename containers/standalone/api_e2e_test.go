@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -147,4 +148,45 @@ func TestSignedFLVPlay(t *testing.T) {
 	require.Equal(t, 403, get(strings.Replace(vipFLV, "/vip/", "/vip2/", 1)), "signed for another channel's path")
 	readVideo(t, openViewer(t, vipFLV))
 	readVideo(t, openViewer(t, openFLV))
+}
+
+// TestSignedRTMPPlay: RTMP play of a playAuth channel needs the signature
+// /urls puts on its rtmp URL; ffprobe reads the stream with it and is refused
+// without it.
+func TestSignedRTMPPlay(t *testing.T) {
+	fx := media(t)
+	if _, err := exec.LookPath("ffprobe"); err != nil {
+		needFFmpeg(t) // ffprobe ships with ffmpeg
+		t.Skip("ffprobe not installed")
+	}
+	in := testInstance(t, nil)
+	status, body := in.apiCall(t, "POST", "/api/v1/channels", `{"id":"vip","playAuth":true}`)
+	require.Equal(t, 201, status, body)
+	status, body = in.apiCall(t, "GET", "/api/v1/channels/vip/urls", "")
+	require.Equal(t, 200, status, body)
+	var u struct {
+		Push string
+		Play map[string]string
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &u))
+	require.Contains(t, u.Play["rtmp"], "Signature=")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = publishTags(ctx, u.Push, fx, publishOpts{loops: 5}) }()
+	waitFor(t, 5*time.Second, func() bool { s := in.Gateway.Hub.Stream("vip"); return s != nil && s.Live() }, "never went live")
+
+	probe := func(target string) (string, error) {
+		pctx, pcancel := context.WithTimeout(ctx, 15*time.Second)
+		defer pcancel()
+		out, err := exec.CommandContext(pctx, "ffprobe", "-v", "error", "-rw_timeout", "5000000",
+			"-show_entries", "stream=codec_name", "-of", "csv=p=0", target).CombinedOutput()
+		return string(out), err
+	}
+	out, err := probe(u.Play["rtmp"])
+	require.NoError(t, err, out)
+	require.Contains(t, out, "h264")
+	require.Contains(t, out, "aac")
+	unsigned, _, _ := strings.Cut(u.Play["rtmp"], "?")
+	out, err = probe(unsigned)
+	require.Error(t, err, "unsigned RTMP play must be refused: %s", out)
 }
