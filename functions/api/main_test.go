@@ -152,6 +152,27 @@ func TestAPIGatewayEvents(t *testing.T) {
 	require.NotContains(t, resp.Body, rec.Key)
 	require.Equal(t, []string{"application/json; charset=utf-8"}, resp.MultiValueHeaders["Content-Type"])
 
+	// Settings live in DynamoDB too: the play domain moves the URLs.
+	call := func(method, path, body string) events.APIGatewayProxyResponse {
+		var ev map[string]any
+		require.NoError(t, json.Unmarshal(loadEvent(t, "get-channels.json"), &ev))
+		ev["httpMethod"], ev["path"], ev["resource"], ev["queryStringParameters"], ev["multiValueQueryStringParameters"] = method, path, "/api/v1/{proxy+}", nil, nil
+		if body != "" {
+			ev["body"] = body
+		}
+		b, _ := json.Marshal(ev)
+		return invoke(t, h, b)
+	}
+	resp = call("PUT", "/api/v1/domains", `{"play":"https://play.example.com"}`)
+	require.Equal(t, 200, resp.StatusCode, resp.Body)
+	resp = call("GET", "/api/v1/channels/"+rec.ID+"/urls", "")
+	require.Equal(t, 200, resp.StatusCode, resp.Body)
+	require.Contains(t, resp.Body, `"flv":"https://play.example.com/`+rec.ID+`/live.flv"`)
+	resp = call("PUT", "/api/v1/templates/360p", `{"name":"流畅","width":640,"height":360,"videoKbps":500,"audioKbps":64}`)
+	require.Equal(t, 200, resp.StatusCode, resp.Body)
+	resp = call("GET", "/api/v1/templates/360p", "")
+	require.Contains(t, resp.Body, `"videoKbps":500`)
+
 	// The Lambda checks the caller itself.
 	for _, ev := range []string{"get-channels-anonymous.json", "get-channels-other-pool.json"} {
 		resp = invoke(t, h, loadEvent(t, ev))
