@@ -98,6 +98,8 @@ type latest struct {
 
 // Run takes pictures of src every cfg.Interval until the stream ends (nil) or
 // ctx ends (ctx.Err()). The first picture is taken at the first keyframe.
+// src.Next should return when ctx ends (HubSource does; an FLVSource does when
+// opened with OpenHTTPFLV on ctx); otherwise close src after Run returns.
 // A tick with no keyframe since the previous picture is skipped (the stream's
 // keyframe interval is longer than Interval). Run closes neither src nor the
 // decoder.
@@ -117,6 +119,7 @@ func Run(ctx context.Context, cfg Config, src Source) error {
 	if cfg.Blob == nil || cfg.Decoder == nil {
 		return errors.New("snapshot: a blob store and a decoder are required")
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st := &latest{first: make(chan struct{})}
@@ -125,7 +128,7 @@ func Run(ctx context.Context, cfg Config, src Source) error {
 		readErr <- readKeyframes(ctx, src, st)
 		cancel()
 	}()
-	r := &runner{cfg: cfg}
+	r := &runner{cfg: cfg, parent: parent}
 	select {
 	case <-st.first:
 	case <-ctx.Done():
@@ -142,7 +145,7 @@ func Run(ctx context.Context, cfg Config, src Source) error {
 			cfg.Counters.StaleSkipped.Add(1)
 		} else {
 			lastSeq = seq
-			r.take(ctx, k)
+			r.take(ctx, k, cfg.Now())
 		}
 		next = next.Add(cfg.Interval)
 		if now := cfg.Now(); next.Before(now) { // decoding took longer than the interval
@@ -160,11 +163,19 @@ func Run(ctx context.Context, cfg Config, src Source) error {
 
 type runner struct {
 	cfg      Config
+	parent   context.Context
 	lastUnix int64
 }
 
+// end returns when the reader has stopped, or at once when the caller's ctx
+// ended (a Source that ignores ctx stays blocked until the caller closes it).
 func (r *runner) end(ctx context.Context, readErr chan error) error {
-	err := <-readErr
+	var err error
+	select {
+	case err = <-readErr:
+	case <-r.parent.Done():
+		return r.parent.Err()
+	}
 	if errors.Is(err, io.EOF) {
 		return nil
 	}
@@ -200,7 +211,8 @@ func readKeyframes(ctx context.Context, src Source, st *latest) error {
 	}
 }
 
-func (r *runner) take(ctx context.Context, k Keyframe) {
+// take decodes k and stores it as the picture of the tick at taken.
+func (r *runner) take(ctx context.Context, k Keyframe, taken time.Time) {
 	cfg := r.cfg
 	log := cfg.Logger.With("channel", cfg.ChannelID)
 	before := cfg.Decoder.Restarts()
@@ -219,10 +231,11 @@ func (r *runner) take(ctx context.Context, k Keyframe) {
 		log.Warn("snapshot decoder wrote a bad JPEG", "error", err)
 		return
 	}
-	taken := cfg.Now().UTC()
+	taken = taken.UTC()
 	unix := taken.Unix()
-	if unix <= r.lastUnix { // keep keys unique when two pictures fall in one second
+	if unix <= r.lastUnix { // two ticks in one second (timer jitter): keep keys unique
 		unix = r.lastUnix + 1
+		taken = time.Unix(unix, 0).UTC()
 	}
 	r.lastUnix = unix
 	key := SnapshotKey(cfg.ChannelID, cfg.BroadcastID, unix)
