@@ -28,6 +28,11 @@ func BenchmarkSegmenter(b *testing.B) {
 		s.WriteTag(t.Type, t.Timestamp, t.Data)
 	}
 	frames := media[2:]
+	in := 0
+	for _, t := range frames {
+		in += len(t.Data)
+	}
+	b.SetBytes(int64(in / len(frames))) // MB/s of FLV payload packaged
 	const clipMS = 4000
 	b.ReportAllocs()
 	b.ResetTimer()

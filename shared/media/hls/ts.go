@@ -59,8 +59,11 @@ type tsMuxer struct {
 	ccPAT, ccPMT       uint8
 	ccVideo, ccAudio   uint8
 	// adts is the 7-byte ADTS header template (frame length patched per frame).
-	adts    [7]byte
+	adts [7]byte
+	// scratch holds the PES header (and in-band SPS/PPS); parts lists the
+	// slices a PES is gathered from.
 	scratch []byte
+	parts   [][]byte
 }
 
 // configure rebuilds the program tables and the ADTS template for tracks.
@@ -150,17 +153,18 @@ var (
 	audNALU   = []byte{0, 0, 0, 1, 0x09, 0xF0}
 )
 
-// writeVideo appends one H.264 access unit (AVCC in f.Data) as a PES.
+// writeVideo appends one H.264 access unit (AVCC in f.Data) as a PES. The NAL
+// units are copied once, straight from the hub packet into the TS packets.
 func (m *tsMuxer) writeVideo(dst []byte, t *frame.Tracks, f *frame.Frame) ([]byte, error) {
 	dts := (f.DTS*90 + tsOffset) & (1<<33 - 1)
 	pts := (f.PTS*90 + tsOffset) & (1<<33 - 1)
-	s := m.scratch[:0]
-	s = append(s, 0, 0, 1, 0xE0, 0, 0, 0x80, 0xC0, 10)
+	h := m.scratch[:0]
+	h = append(h, 0, 0, 1, 0xE0, 0, 0, 0x80, 0xC0, 10)
 	var tsb [10]byte
 	putTS(tsb[:5], 3, pts)
 	putTS(tsb[5:], 1, dts)
-	s = append(s, tsb[:]...)
-	s = append(s, audNALU...)
+	h = append(h, tsb[:]...)
+	h = append(h, audNALU...)
 	haveSPS := false
 	if f.Keyframe {
 		_ = frame.ForEachNALU(f.Data, t.AVC.NALULengthSize, func(n []byte) {
@@ -170,20 +174,24 @@ func (m *tsMuxer) writeVideo(dst []byte, t *frame.Tracks, f *frame.Frame) ([]byt
 		})
 		if !haveSPS {
 			for _, ps := range t.AVC.SPS {
-				s = append(append(s, startCode...), ps...)
+				h = append(append(h, startCode...), ps...)
 			}
 			for _, ps := range t.AVC.PPS {
-				s = append(append(s, startCode...), ps...)
+				h = append(append(h, startCode...), ps...)
 			}
 		}
 	}
+	m.scratch = h
+	parts := append(m.parts[:0], h)
+	total := len(h)
 	err := frame.ForEachNALU(f.Data, t.AVC.NALULengthSize, func(n []byte) {
 		if n[0]&0x1F == 9 { // our own AUD is first
 			return
 		}
-		s = append(append(s, startCode...), n...)
+		parts = append(parts, startCode, n)
+		total += len(startCode) + len(n)
 	})
-	m.scratch = s
+	m.parts = parts
 	if err != nil {
 		return dst, fmt.Errorf("video frame at %d ms: %w", f.DTS, err)
 	}
@@ -191,7 +199,9 @@ func (m *tsMuxer) writeVideo(dst []byte, t *frame.Tracks, f *frame.Frame) ([]byt
 	if pcr < 0 {
 		pcr += 1 << 33
 	}
-	return m.packetize(dst, pidVideo, &m.ccVideo, s, pcr, f.Keyframe), nil
+	dst = m.packetize(dst, pidVideo, &m.ccVideo, parts, total, pcr, f.Keyframe)
+	clear(m.parts) // no references to hub packets past this frame
+	return dst, nil
 }
 
 // writeAudio appends one AAC frame with its ADTS header as a PES.
@@ -199,18 +209,17 @@ func (m *tsMuxer) writeAudio(dst []byte, f *frame.Frame) []byte {
 	pts := (f.PTS*90 + tsOffset) & (1<<33 - 1)
 	flen := 7 + len(f.Data)
 	pesLen := 3 + 5 + flen
-	s := m.scratch[:0]
-	s = append(s, 0, 0, 1, 0xC0, byte(pesLen>>8), byte(pesLen), 0x80, 0x80, 5)
+	h := m.scratch[:0]
+	h = append(h, 0, 0, 1, 0xC0, byte(pesLen>>8), byte(pesLen), 0x80, 0x80, 5)
 	var tsb [5]byte
 	putTS(tsb[:], 2, pts)
-	s = append(s, tsb[:]...)
-	h := m.adts
-	h[3] |= byte(flen>>11) & 0x03
-	h[4] = byte(flen >> 3)
-	h[5] = byte(flen&7)<<5 | 0x1F
-	s = append(s, h[:]...)
-	s = append(s, f.Data...)
-	m.scratch = s
+	h = append(h, tsb[:]...)
+	a := m.adts
+	a[3] |= byte(flen>>11) & 0x03
+	a[4] = byte(flen >> 3)
+	a[5] = byte(flen&7)<<5 | 0x1F
+	h = append(h, a[:]...)
+	m.scratch = h
 	pcr := int64(-1)
 	if !m.hasVideo {
 		pcr = pts - pcrLead
@@ -218,14 +227,20 @@ func (m *tsMuxer) writeAudio(dst []byte, f *frame.Frame) []byte {
 			pcr += 1 << 33
 		}
 	}
-	return m.packetize(dst, pidAudio, &m.ccAudio, s, pcr, !m.hasVideo)
+	parts := append(m.parts[:0], h, f.Data)
+	dst = m.packetize(dst, pidAudio, &m.ccAudio, parts, len(h)+len(f.Data), pcr, !m.hasVideo)
+	clear(parts)
+	m.parts = parts
+	return dst
 }
 
-// packetize splits a PES into TS packets; pcr < 0 means none. The first packet
-// carries the random access indicator when rai is set.
-func (m *tsMuxer) packetize(dst []byte, pid uint16, cc *uint8, pes []byte, pcr int64, rai bool) []byte {
+// packetize splits a PES, given as the concatenation of parts (total bytes), into
+// TS packets; pcr < 0 means none. The first packet carries the random access
+// indicator when rai is set.
+func (m *tsMuxer) packetize(dst []byte, pid uint16, cc *uint8, parts [][]byte, total int, pcr int64, rai bool) []byte {
 	first := true
-	for len(pes) > 0 {
+	pi := 0
+	for total > 0 {
 		afLen := 0 // bytes of adaptation field including its length byte
 		var flags byte
 		if first && (pcr >= 0 || rai) {
@@ -239,13 +254,13 @@ func (m *tsMuxer) packetize(dst []byte, pid uint16, cc *uint8, pes []byte, pcr i
 			}
 		}
 		space := 184 - afLen
-		if len(pes) < space {
+		if total < space {
 			if afLen == 0 {
-				afLen = 184 - len(pes) // 1 = just the length byte
+				afLen = 184 - total // 1 = just the length byte
 			} else {
-				afLen += space - len(pes)
+				afLen += space - total
 			}
-			space = len(pes)
+			space = total
 		}
 		hdr := byte(0x10)
 		if afLen > 0 {
@@ -271,8 +286,18 @@ func (m *tsMuxer) packetize(dst []byte, pid uint16, cc *uint8, pes []byte, pcr i
 				}
 			}
 		}
-		dst = append(dst, pes[:space]...)
-		pes = pes[space:]
+		total -= space
+		for space > 0 {
+			p := parts[pi]
+			n := min(len(p), space)
+			dst = append(dst, p[:n]...)
+			space -= n
+			if n == len(p) {
+				pi++
+			} else {
+				parts[pi] = p[n:]
+			}
+		}
 		first = false
 	}
 	return dst
