@@ -9,6 +9,7 @@ package hls
 // frame (see BenchmarkSegmenter).
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -149,6 +150,7 @@ func putTS(b []byte, prefix byte, ts int64) {
 }
 
 var (
+	stuffing  = bytes.Repeat([]byte{0xFF}, tsPacketSize)
 	startCode = []byte{0, 0, 0, 1}
 	audNALU   = []byte{0, 0, 0, 1, 0x09, 0xF0}
 )
@@ -281,9 +283,7 @@ func (m *tsMuxer) packetize(dst []byte, pid uint16, cc *uint8, parts [][]byte, t
 					dst = append(dst, byte(pcr>>25), byte(pcr>>17), byte(pcr>>9), byte(pcr>>1), byte(pcr<<7)|0x7E, 0)
 					used += 6
 				}
-				for ; used < afLen; used++ {
-					dst = append(dst, 0xFF)
-				}
+				dst = append(dst, stuffing[:afLen-used]...)
 			}
 		}
 		total -= space
