@@ -137,8 +137,13 @@ type convertStats struct {
 	Truncated bool
 }
 
-// errEmptyJournal: the journal holds no complete fragment.
-var errEmptyJournal = errors.New("journal holds no complete fragment")
+// Errors of convertJournal that no retry can cure.
+var (
+	// errEmptyJournal: the journal holds no complete fragment.
+	errEmptyJournal = errors.New("journal holds no complete fragment")
+	// errCorruptJournal: the journal's init block cannot be read.
+	errCorruptJournal = errors.New("journal is corrupt")
+)
 
 // convertJournal writes the progressive MP4 dst from the journal src. It reads
 // every complete fragment and ignores a torn tail. dst is written to a
@@ -171,7 +176,7 @@ func convertJournal(src, dst string) (convertStats, error) {
 				return st, fmt.Errorf("read init: %w", err)
 			}
 			if err := init.Unmarshal(bytes.NewReader(b)); err != nil {
-				return st, fmt.Errorf("parse init: %w", err)
+				return st, fmt.Errorf("%w: init block: %w", errCorruptJournal, err)
 			}
 			break
 		}
@@ -181,7 +186,7 @@ func convertJournal(src, dst string) (convertStats, error) {
 	}
 	for _, it := range init.Tracks {
 		if it.TimeScale == 0 || it.Codec == nil {
-			return st, fmt.Errorf("journal track %d: no time scale or codec", it.ID)
+			return st, fmt.Errorf("%w: track %d has no time scale or codec", errCorruptJournal, it.ID)
 		}
 	}
 

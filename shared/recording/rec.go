@@ -205,28 +205,30 @@ func (c *rec) convert(f fileEntry) error {
 	journal := filepath.Join(c.dir, f.Name+journalExt)
 	final := filepath.Join(c.dir, f.Name)
 	var st convertStats
-	attempts := 0
+	var permanent error
+	// I/O errors (a full disk) are retried until they clear: the journal is
+	// a finished file's only copy. A journal that cannot be read is not.
 	err := c.r.retry(c.r.ctx, c.lg, "convert "+f.Name, func() error {
-		attempts++
 		var err error
 		st, err = convertJournal(journal, final)
-		if errors.Is(err, errEmptyJournal) || (err != nil && attempts >= 3) {
-			return nil // handled below
+		if errors.Is(err, errEmptyJournal) || errors.Is(err, errCorruptJournal) {
+			permanent = err
+			return nil
 		}
 		return err
 	}, nil)
 	if err != nil {
 		return err
 	}
-	if st.Samples == 0 {
+	if permanent != nil {
 		// Nothing complete in it (a stream that ended within its first
-		// fragment, or an unreadable journal): nothing to keep.
-		c.lg.Warn("MP4 file dropped: its journal holds no complete fragment", "file", f.Name)
+		// fragment) or unreadable (damaged on disk): nothing to keep.
+		c.lg.Warn("MP4 file dropped", "file", f.Name, "reason", permanent)
 		f.State = stateDropped
 		if err := c.log(f); err != nil {
 			c.lg.Error("file log", "error", err)
 		}
-		_ = os.Rename(journal, journal+".bad")
+		_ = os.Remove(journal)
 		return nil
 	}
 	f.State, f.DurationMillis, f.Bytes, f.Truncated = stateReady, st.Duration.Milliseconds(), st.Bytes, st.Truncated

@@ -447,7 +447,11 @@ func (r *Recorder) startRec(b *broadcast, kind, id string, now time.Time, target
 func (b *broadcast) readMP4(sub *hub.Subscriber, log *slog.Logger) {
 	r := b.r
 	defer r.readers.Done()
-	seg := newMP4Segmenter(b, time.Duration(b.ch.Recording.MP4SegmentSeconds*int(time.Second)).Milliseconds(),
+	secs := b.ch.Recording.MP4SegmentSeconds
+	if secs <= 0 {
+		secs = channel.DefaultMP4SegmentSeconds
+	}
+	seg := newMP4Segmenter(b, int64(secs)*1000,
 		r.cfg.FragmentDuration.Milliseconds(), r.cfg.MaxFileBytes)
 	var buf []*hub.Packet
 	var last uint32
