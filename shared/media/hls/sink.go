@@ -35,7 +35,8 @@ type Segment struct {
 // SegmentSink receives every finished segment of the streams it is configured for
 // (see ManagerConfig.Sink and ManagerConfig.SinkFor). Calls for one stream come from
 // one goroutine, in order; implementations must return quickly (queue the work) since
-// the segmenter waits for them.
+// the segmenter waits for them. A transcoded channel's renditions
+// ("{channelId}/720p"…) are delivered too, each under its own StreamKey.
 type SegmentSink interface {
 	// SegmentReady is called once per finished segment.
 	SegmentReady(ctx context.Context, seg Segment)
