@@ -58,7 +58,10 @@ func TestMotionKeepsWorking(t *testing.T) {
 }
 
 // grayChildren lists this process's motion ffmpeg children.
-func grayChildren(t *testing.T) []int {
+func grayChildren(t *testing.T) []int { return children(t, "rawvideo") }
+
+// children lists this process's children whose command line contains substr.
+func children(t *testing.T, substr string) []int {
 	ents, err := os.ReadDir("/proc")
 	require.NoError(t, err)
 	var out []int
@@ -77,7 +80,7 @@ func grayChildren(t *testing.T) []int {
 			continue
 		}
 		cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if strings.Contains(string(cmd), "rawvideo") {
+		if strings.Contains(string(cmd), substr) {
 			out = append(out, pid)
 		}
 	}
@@ -118,4 +121,31 @@ func TestMotionDetectorRestarts(t *testing.T) {
 	require.Len(t, clips, 1, "motion after the restart is recorded")
 	require.InDelta(t, 8000, float64(clips[0].MotionStart), 400)
 	require.Empty(t, grayChildren(t), "no detector process left")
+}
+
+// TestMotionDetectorStalls: a detector that stops reading its input is
+// killed after StallTimeout and replaced, and Run still ends with the stream.
+func TestMotionDetectorStalls(t *testing.T) {
+	in := encodeScene(t, 6, "between(t,3,4)")
+	fake := filepath.Join(t.TempDir(), "ffmpeg")
+	require.NoError(t, os.WriteFile(fake, []byte("#!/bin/sh\nexec sleep 30\n"), 0o700))
+	dir := t.TempDir()
+	bs, err := fsblob.New(filepath.Join(dir, "blobs"))
+	require.NoError(t, err)
+	var c Counters
+	start := time.Now()
+	pkts := readFLV(t, in)
+	// a big keyframe payload fills the pipe to the silent "ffmpeg" quickly
+	for i := range pkts {
+		if pkts[i].Keyframe {
+			pkts[i].Data = append(append([]byte(nil), pkts[i].Data...), make([]byte, 100<<10)...)
+		}
+	}
+	require.NoError(t, Run(t.Context(), Config{ChannelID: "cam", BroadcastID: "b", FFmpeg: fake,
+		Settings: channel.Motion{Percent: 2, Diff: 20, TimeoutSeconds: 1}, SpoolDir: filepath.Join(dir, "spool"), Blob: bs,
+		MinBackoff: 50 * time.Millisecond, StallTimeout: 300 * time.Millisecond, Counters: &c},
+		&pacedSource{pkts: pkts, speed: 2}))
+	require.GreaterOrEqual(t, c.Restarts.Load(), int64(2), "stalled detectors replaced")
+	require.Less(t, time.Since(start), 8*time.Second, "Run ended with the stream")
+	require.Empty(t, children(t, "sleep"), "no detector process left")
 }

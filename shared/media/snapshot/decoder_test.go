@@ -3,6 +3,8 @@ package snapshot
 import (
 	"bytes"
 	"image/jpeg"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -79,4 +81,51 @@ func TestReorderDepthUnknown(t *testing.T) {
 		_, ok := ReorderDepth(h)
 		require.False(t, ok, "% x", h)
 	}
+}
+
+// fakeFFmpeg writes an executable shell script standing in for ffmpeg.
+func fakeFFmpeg(t *testing.T, body string) string {
+	p := filepath.Join(t.TempDir(), "ffmpeg")
+	require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o700))
+	return p
+}
+
+// TestPersistentRestarts: a decoder process that hangs or dies is replaced
+// (and counted), and each failed picture is an error, not a hang.
+func TestPersistentRestarts(t *testing.T) {
+	k := Keyframe{Header: x264Header, Frame: []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65}}
+	for _, tc := range []struct{ name, script string }{
+		{"hangs", "exec sleep 30"},
+		{"dies", "exit 3"},
+		{"garbage", "cat >/dev/null & printf 'not a jpeg'; wait"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewPersistent(DecoderConfig{FFmpeg: fakeFFmpeg(t, tc.script), Timeout: 500 * time.Millisecond})
+			defer d.Close()
+			for i := 1; i <= 2; i++ {
+				start := time.Now()
+				_, err := d.Decode(t.Context(), k)
+				require.Error(t, err)
+				require.Less(t, time.Since(start), 3*time.Second)
+				require.EqualValues(t, i, d.Restarts())
+			}
+		})
+	}
+}
+
+// TestPersistentHeaderChange: a new sequence header (the encoder restarted
+// at another size) gets a fresh process and pictures of the new size.
+func TestPersistentHeaderChange(t *testing.T) {
+	a := keyframes(encodeFLV(t, "320x240", "1", "-bf", "2"))
+	b := keyframes(encodeFLV(t, "160x96", "1", "-bf", "0"))
+	d := NewPersistent(DecoderConfig{})
+	defer d.Close()
+	for i, k := range []Keyframe{a[0], b[0], a[0]} {
+		pic, err := d.Decode(t.Context(), k)
+		require.NoError(t, err, "picture %d", i)
+		img, err := jpeg.Decode(bytes.NewReader(pic))
+		require.NoError(t, err)
+		require.Equal(t, []int{320, 160, 320}[i], img.Bounds().Dx(), "picture %d", i)
+	}
+	require.Zero(t, d.Restarts(), "a header change is not a failure")
 }
