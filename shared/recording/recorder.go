@@ -79,6 +79,10 @@ type Config struct {
 	// HLSEndGrace is how long after the stream ended the HLS VOD recording
 	// waits for the packager's StreamEnded before it ends itself. Default 15 s.
 	HLSEndGrace time.Duration
+	// MaxFiles is the most MP4 files one recording lists; a longer broadcast
+	// continues in a new recording of the same broadcast. Default (and most)
+	// store.MaxRecordingKeys.
+	MaxFiles int
 	// UploadConcurrency bounds uploads running at once. Default 4.
 	UploadConcurrency int
 	// Logger receives the recorder's logs. Default slog.Default().
@@ -125,6 +129,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.UploadConcurrency <= 0 {
 		c.UploadConcurrency = 4
+	}
+	if c.MaxFiles <= 0 || c.MaxFiles > store.MaxRecordingKeys {
+		c.MaxFiles = store.MaxRecordingKeys
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -530,13 +537,13 @@ func (b *broadcast) readMP4(sub *hub.Subscriber, log *slog.Logger) {
 }
 
 // openFile implements segmentSink: a new MP4 file of the broadcast. A
-// recording holding store.MaxRecordingKeys files ends and the broadcast goes
-// on in a new recording.
+// recording holding Config.MaxFiles files ends and the broadcast goes on in a
+// new recording.
 func (b *broadcast) openFile() (string, error) {
 	b.mu.Lock()
 	c := b.mp4
 	b.mu.Unlock()
-	if c.fileCount() >= store.MaxRecordingKeys {
+	if c.fileCount() >= b.r.cfg.MaxFiles {
 		now := time.Now()
 		c.end(now)
 		b.mp4Part++

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -595,4 +596,48 @@ func TestMP4SurvivesSkips(t *testing.T) {
 	assert.LessOrEqual(t, total.Seconds(), 12.1)
 	assert.InDelta(t, total.Milliseconds(), r.DurationMillis, 100)
 	t.Logf("%d files, %.2f s recorded of 12 s", len(r.Keys), total.Seconds())
+}
+
+// A broadcast longer than a recording may list continues in a new recording
+// of the same broadcast.
+func TestMP4RollsOverToNewRecording(t *testing.T) {
+	tags := fixture(t, 12, 25)
+	e := newEnv(t, "", func(c *Config) { c.MaxFiles = 2 })
+	ch := testChannel("long", 3, false)
+	pub, err := e.hub.Publish(ch.ID, hub.PublishOptions{})
+	require.NoError(t, err)
+	e.rec.StreamStarted(context.Background(), ch, pub.Stream())
+	publish(t, pub, tags, 0, 0)
+	pub.Close("done")
+	recs := e.waitReady(2)
+	slices.SortFunc(recs, func(a, b store.Recording) int { return a.StartedAt.Compare(b.StartedAt) })
+	require.Len(t, recs[0].Keys, 2)
+	require.Len(t, recs[1].Keys, 2, "12 s in 3 s files: 2 + 2")
+	assert.Equal(t, recs[0].BroadcastID, recs[1].BroadcastID)
+	assert.NotEqual(t, recs[0].ID, recs[1].ID)
+	assert.True(t, strings.HasSuffix(recs[1].ID, "-mp4-2"), recs[1].ID)
+	assert.Equal(t, recs[1].Prefix+"000001.mp4", recs[1].Keys[0], "the new recording numbers its files from 1")
+	for _, r := range recs {
+		assert.Equal(t, store.StatusComplete, r.Status)
+		assert.InDelta(t, 6000, r.DurationMillis, 100)
+	}
+}
+
+func TestRenderPlaylistStopsAtPending(t *testing.T) {
+	h := header{TargetSeconds: 2}
+	files := []*fileEntry{
+		{Seq: 1, Name: "000001.ts", State: stateUploaded, DurationMillis: 2000},
+		{Seq: 2, Name: "000002.ts", State: stateDropped},
+		{Seq: 3, Name: "000003.ts", State: stateUploaded, DurationMillis: 4400, Discontinuity: true},
+		{Seq: 4, Name: "000004.ts", State: stateReady, DurationMillis: 2000},
+		{Seq: 5, Name: "000005.ts", State: stateUploaded, DurationMillis: 2000},
+	}
+	got := renderPlaylist(h, files, false)
+	want := "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-TARGETDURATION:5\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n" +
+		"#EXTINF:2.000,\n000001.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:4.400,\n000003.ts\n"
+	assert.Equal(t, want, got, "a segment not stored yet ends the list; the target covers the longest segment")
+	files[3].State = stateUploaded
+	got = renderPlaylist(h, files, true)
+	assert.Contains(t, got, "#EXT-X-PLAYLIST-TYPE:VOD\n")
+	assert.Contains(t, got, "000005.ts\n#EXT-X-ENDLIST\n")
 }
