@@ -291,3 +291,40 @@ func TestParseSegmentName(t *testing.T) {
 		}
 	}
 }
+
+func TestSegmenterSingleTrack(t *testing.T) {
+	tags := clip(t)
+	for _, tc := range []struct {
+		name string
+		keep flv.TagType
+	}{{"audio only", flv.TagAudio}, {"video only", flv.TagVideo}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var only []flv.Tag
+			for _, tag := range tags {
+				if tag.Type == tc.keep {
+					only = append(only, tag)
+				}
+			}
+			segs := segmentAll(t, only, time.Second)
+			require.NotEmpty(t, segs)
+			var total time.Duration
+			for _, seg := range segs {
+				total += seg.Duration
+				fr := demux(t, seg.Data)
+				if tc.keep == flv.TagAudio {
+					require.Empty(t, fr.videoDTS)
+					require.NotZero(t, fr.audioAUs)
+				} else {
+					require.Zero(t, fr.audioAUs)
+					require.NotEmpty(t, fr.videoDTS)
+				}
+			}
+			if tc.keep == flv.TagAudio {
+				// audio waits one second for a video configuration that never comes
+				require.InDelta(t, 3.0, total.Seconds(), 0.1)
+			} else {
+				require.InDelta(t, 4.0, total.Seconds(), 0.041)
+			}
+		})
+	}
+}
