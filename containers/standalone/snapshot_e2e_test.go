@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"image/jpeg"
 	"io"
 	"net/http"
@@ -163,4 +164,44 @@ func TestSnapshotsFromHTTPFLV(t *testing.T) {
 		require.Equal(t, 160, img.Bounds().Dx(), "scaled to MaxWidth")
 		require.Equal(t, 120, img.Bounds().Dy())
 	}
+}
+
+// TestSnapshotSignedPlayback: a channel that requires signed playback serves
+// its picture only on the signed URL the API hands out.
+func TestSnapshotSignedPlayback(t *testing.T) {
+	needFFmpeg(t)
+	in := testInstance(t, nil)
+	push := in.addChannel(t, "signedcam", func(c *channel.Channel) {
+		c.PlayAuth = true
+		c.Recording.Snapshots = true
+		c.Recording.SnapshotSeconds = 1
+	})
+	req, err := http.NewRequest(http.MethodGet, in.URLs.PlayBase+"/api/v1/channels/signedcam/urls", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+in.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var urls struct {
+		Play map[string]string `json:"play"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&urls))
+	resp.Body.Close()
+	signed := urls.Play["snapshot"]
+	require.Contains(t, signed, "/signedcam/snapshot.jpg?")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := snapPush(ctx, push, 4, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine")
+	require.NoError(t, cmd.Start())
+	defer cmd.Wait()
+	waitFor(t, 10*time.Second, func() bool { return len(snapRecordings(t, in.Store, "signedcam", store.KindSnapshot)) >= 1 }, "a snapshot")
+	code, _, _ := httpGet(t, in.URLs.PlayBase+"/signedcam/snapshot.jpg")
+	require.Equal(t, http.StatusForbidden, code, "unsigned")
+	code, _, _ = httpGet(t, strings.Replace(signed, "Signature=", "Signature=AAAA", 1))
+	require.Equal(t, http.StatusForbidden, code, "tampered")
+	code, hdr, body := httpGet(t, signed)
+	require.Equal(t, http.StatusOK, code, "signed")
+	require.Equal(t, "image/jpeg", hdr.Get("Content-Type"))
+	_, err = jpeg.Decode(bytes.NewReader(body))
+	require.NoError(t, err)
 }
