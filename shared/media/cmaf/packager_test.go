@@ -298,3 +298,27 @@ func TestFMP4ProbesWithFFprobe(t *testing.T) {
 		}
 	}
 }
+
+func TestAudioOnlyLLHLS(t *testing.T) {
+	var audio []flv.Tag
+	for _, tag := range clip(t) {
+		if tag.Type == flv.TagAudio {
+			audio = append(audio, tag)
+		}
+	}
+	p := New("k", "tk", Config{SegmentDuration: time.Second, ListSize: 10})
+	feed(p, audio, 0)
+	p.End()
+	w := get(t, p, MediaFile)
+	require.Equal(t, http.StatusOK, w.Code)
+	m, err := hlstest.ParseMedia(w.Body.Bytes())
+	require.NoError(t, err, w.Body.String())
+	require.NoError(t, m.Validate(), w.Body.String())
+	require.InDelta(t, 3.0, m.Duration(), 0.1)
+	mv := get(t, p, MasterFile)
+	require.Contains(t, mv.Body.String(), `CODECS="mp4a.40.2"`)
+	require.NotContains(t, mv.Body.String(), "RESOLUTION")
+	var in fmp4.Init
+	require.NoError(t, in.Unmarshal(bytes.NewReader(get(t, p, m.Segments[0].Map).Body.Bytes())))
+	require.Len(t, in.Tracks, 1)
+}
