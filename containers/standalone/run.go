@@ -94,7 +94,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 	}
 	defer blobs.Close()
 	// The recorder finishes what a previous run left in the spool (a crash) in the background.
-	recorder, err := recording.New(recording.Config{SpoolDir: filepath.Join(cfg.DataDir, "spool"), Blob: blobs, Store: st, Logger: log})
+	recorder, err := recording.New(recording.Config{SpoolDir: filepath.Join(cfg.DataDir, "spool"), Blob: blobs, Store: st, OnReady: sched.RecordingReady, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,7 @@ func newScheduling(st *boltstore.Store, work workerFunc, override runner.Runner,
 	s := &scheduling{log: log}
 	s.Bus = events.NewBus(events.BusConfig{Logger: log})
 	s.Emitter = &streamhooks.Emitter{Publisher: s.Bus, Sessions: st, Logger: log}
+	var _ store.WorkerTasks = st // the scheduler keeps its records in the same file
 	switch {
 	case override != nil:
 		s.Runner = override
@@ -69,6 +70,14 @@ func newScheduling(st *boltstore.Store, work workerFunc, override runner.Runner,
 	return s, nil
 }
 
+// RecordingReady publishes "Recording Ready" for a finished recording
+// (recording.Config.OnReady).
+func (s *scheduling) RecordingReady(ctx context.Context, r store.Recording) {
+	if err := s.Bus.Publish(ctx, events.RecordingReady(events.RecordingDetailOf(r, ""))); err != nil {
+		s.log.Warn("publish Recording Ready", "recording", r.ID, "err", err)
+	}
+}
+
 // Close waits briefly for the last Stopped events, then stops the bus and
 // every local worker.
 func (s *scheduling) Close() {
@@ -90,5 +99,4 @@ func (s *scheduling) Close() {
 	}
 }
 
-var _ store.WorkerTasks = (*boltstore.Store)(nil)
 type workerRunner = runner.Runner

@@ -70,7 +70,7 @@ func TestPublishStartsAndStopsWorker(t *testing.T) {
 	ladder := in.addChannel(t, "ladder", func(c *channel.Channel) {
 		c.Transcode = channel.Transcode{Enabled: true, Codec: "h264", Renditions: []string{"360p"}}
 	})
-	plain := in.addChannel(t, "plain", nil)
+	plain := in.addChannel(t, "plain", func(c *channel.Channel) { c.Recording.MP4 = true })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -109,10 +109,24 @@ func TestPublishStartsAndStopsWorker(t *testing.T) {
 	require.Len(t, starts, 1, "the plain channel must not get a worker")
 	require.Equal(t, []string{"rec/1"}, stops)
 
+	// The plain channel's MP4 recording is announced once it is stored.
+	waitFor(t, 15*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ev := range seen {
+			if r := ev.Recording(); r != nil && r.ChannelID == "plain" && r.Kind == store.KindMP4 && r.Key != "" && r.Size > 0 {
+				return true
+			}
+		}
+		return false
+	}, "no Recording Ready for the plain channel's MP4")
 	mu.Lock()
 	defer mu.Unlock()
 	kinds := map[string]map[string]int{}
 	for _, ev := range seen {
+		if ev.Type == events.TypeRecordingReady {
+			continue
+		}
 		d := ev.Stream()
 		require.NotNil(t, d)
 		if kinds[d.ChannelID] == nil {
