@@ -165,6 +165,24 @@ type runner struct {
 	cfg      Config
 	parent   context.Context
 	lastUnix int64
+	// lastWarn and suppressed limit failure logs to one a minute per stream
+	// (a stream ffmpeg cannot decode fails at every tick; the counters
+	// have every failure).
+	lastWarn   time.Time
+	suppressed int
+}
+
+func (r *runner) warn(log *slog.Logger, msg string, args ...any) {
+	now := r.cfg.Now()
+	if !r.lastWarn.IsZero() && now.Sub(r.lastWarn) < time.Minute {
+		r.suppressed++
+		return
+	}
+	if r.suppressed > 0 {
+		args = append(args, "suppressed", r.suppressed)
+	}
+	r.lastWarn, r.suppressed = now, 0
+	log.Warn(msg, args...)
 }
 
 // end returns when the reader has stopped, or at once when the caller's ctx
@@ -221,14 +239,14 @@ func (r *runner) take(ctx context.Context, k Keyframe, taken time.Time) {
 	if err != nil {
 		if ctx.Err() == nil {
 			cfg.Counters.DecodeFailed.Add(1)
-			log.Warn("snapshot decode failed", "error", err)
+			r.warn(log, "snapshot decode failed", "error", err)
 		}
 		return
 	}
 	ic, err := jpeg.DecodeConfig(bytes.NewReader(pic))
 	if err != nil {
 		cfg.Counters.DecodeFailed.Add(1)
-		log.Warn("snapshot decoder wrote a bad JPEG", "error", err)
+		r.warn(log, "snapshot decoder wrote a bad JPEG", "error", err)
 		return
 	}
 	taken = taken.UTC()
@@ -241,7 +259,7 @@ func (r *runner) take(ctx context.Context, k Keyframe, taken time.Time) {
 	key := SnapshotKey(cfg.ChannelID, cfg.BroadcastID, unix)
 	if err := cfg.Blob.Put(ctx, key, bytes.NewReader(pic), int64(len(pic)), "image/jpeg"); err != nil {
 		cfg.Counters.StoreFailed.Add(1)
-		log.Warn("snapshot store failed", "key", key, "error", err)
+		r.warn(log, "snapshot store failed", "key", key, "error", err)
 		return
 	}
 	p := Picture{ChannelID: cfg.ChannelID, BroadcastID: cfg.BroadcastID, Key: key, Taken: taken,
@@ -254,7 +272,7 @@ func (r *runner) take(ctx context.Context, k Keyframe, taken time.Time) {
 		}
 		if err := cfg.Index.PutRecording(ctx, rec); err != nil {
 			cfg.Counters.IndexFailed.Add(1)
-			log.Warn("snapshot index failed", "key", key, "error", err)
+			r.warn(log, "snapshot index failed", "key", key, "error", err)
 		} else {
 			p.RecordingID = rec.ID
 		}
