@@ -356,10 +356,21 @@ func testLarge(t *testing.T, s blob.Store, o Options) {
 		data[i] = byte(r.Uint32())
 	}
 	sum := sha256.Sum256(data)
-	for _, size := range []int64{int64(len(data)), blob.UnknownSize} {
-		key := fmt.Sprintf("large/%d.mp4", size)
+	bodies := []struct {
+		name string
+		body func() io.Reader
+		size int64
+	}{
 		// a plain io.Reader (not a ReadSeeker), as a recording being streamed out
-		require.NoError(t, s.Put(ctx(t), key, struct{ io.Reader }{bytes.NewReader(data)}, size, ""))
+		{"reader", func() io.Reader { return struct{ io.Reader }{bytes.NewReader(data)} }, int64(len(data))},
+		{"reader-unknown-size", func() io.Reader { return struct{ io.Reader }{bytes.NewReader(data)} }, blob.UnknownSize},
+		// an io.ReaderAt + io.Seeker, as a spooled file
+		{"file", func() io.Reader { return bytes.NewReader(data) }, int64(len(data))},
+	}
+	for _, bd := range bodies {
+		key := "large/" + bd.name + ".mp4"
+		size := bd.size
+		require.NoError(t, s.Put(ctx(t), key, bd.body(), size, ""), bd.name)
 		b, info := get(t, s, key)
 		assert.Equal(t, int64(len(data)), info.Size)
 		assert.Equal(t, "video/mp4", info.ContentType)

@@ -6,7 +6,8 @@
 // (livestack buckets use the bucket-owner-enforced object ownership, where
 // ACLs are refused). Bodies go through the SDK's upload manager: a body
 // smaller than the part size is one PutObject, anything larger or of unknown
-// size a multipart upload, each part buffered so that it can be retried. Every
+// size a multipart upload. A file is read by offset, part by part; any other
+// reader has each part buffered so that it can be retried. Every
 // request is retried with the SDK's standard retryer (exponential backoff with
 // jitter) up to Config.MaxAttempts attempts.
 //
@@ -219,10 +220,14 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64,
 	if contentType == "" {
 		contentType = blob.ContentType(key)
 	}
+	reader, err := uploadBody(body, size)
+	if err != nil {
+		return fmt.Errorf("s3blob: put %q: %w", key, err)
+	}
 	in := &s3.PutObjectInput{
 		Bucket:      aws.String(s.cfg.Bucket),
 		Key:         aws.String(objKey),
-		Body:        blob.SizedReader(body, size),
+		Body:        reader,
 		ContentType: aws.String(contentType),
 	}
 	if s.cfg.StorageClass != "" {
@@ -239,6 +244,36 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64,
 		return fmt.Errorf("s3blob: put %q: %w", key, err)
 	}
 	return nil
+}
+
+// uploadBody returns the body to hand the upload manager. A file (or any
+// io.ReaderAt + io.Seeker at offset 0) of the announced size goes as it is:
+// the manager then reads each part by offset and retries it from the source,
+// without buffering parts in memory. Anything else is wrapped in
+// blob.SizedReader, and the manager buffers each part.
+func uploadBody(body io.Reader, size int64) (io.Reader, error) {
+	ras, ok := body.(interface {
+		io.ReaderAt
+		io.Seeker
+	})
+	if !ok || size < 0 {
+		return blob.SizedReader(body, size), nil
+	}
+	cur, err := ras.Seek(0, io.SeekCurrent)
+	if err != nil || cur != 0 {
+		return blob.SizedReader(body, size), nil
+	}
+	end, err := ras.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, fmt.Errorf("measure body: %w", err)
+	}
+	if _, err := ras.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("rewind body: %w", err)
+	}
+	if end != size {
+		return nil, fmt.Errorf("%w: body holds %d bytes, not %d", blob.ErrSizeMismatch, end, size)
+	}
+	return body, nil
 }
 
 // abortAfterCancel aborts a multipart upload that failed because ctx ended:
