@@ -29,7 +29,7 @@ const (
 // KeyFile is the name of the generated private key in the data dir.
 const KeyFile = "play-key.pem"
 
-// ErrNoKey: the environment names no play key.
+// ErrNoKey is returned by FromEnv when the environment names no play key.
 var ErrNoKey = errors.New("play key not configured")
 
 // LocalKeyID derives a key pair id from the public key ("LS" and 12 hex
