@@ -92,8 +92,11 @@ func (j *journal) close() error {
 	return nil
 }
 
-// boxHeader reads the top-level box header at off: its type, total size and
-// header length. ok is false at EOF or when the box runs past size (a torn tail).
+// boxHeader reads the top-level box header at off: its type and total size.
+// ok is false at EOF or when the box runs past size (a torn tail).
+// Hand-written (8 or 16 bytes): go-mp4's box walker fails on a torn file
+// without saying where the last complete box ended, and the converter must
+// keep everything before it.
 func boxHeader(r io.ReaderAt, off, size int64) (typ string, boxSize int64, ok bool) {
 	var h [16]byte
 	if off+8 > size {

@@ -384,7 +384,9 @@ func (m *mp4Segmenter) finish() error {
 }
 
 // relength rewrites an AVCC access unit with n-byte NAL unit lengths to
-// 4-byte lengths, which is what the MP4 sample entry (avcC) declares.
+// 4-byte lengths, which is what the MP4 sample entry (avcC) written by
+// mediacommon declares. Hand-written: mediacommon's AVCC parser only reads
+// 4-byte lengths, and encoders with 1- or 2-byte lengths are rare but legal.
 func relength(au []byte, n int) ([]byte, error) {
 	if n < 1 || n > 4 {
 		return nil, fmt.Errorf("NAL unit length size %d", n)
