@@ -124,6 +124,7 @@ func TestHLSAndCMAFFromFFmpeg(t *testing.T) {
 	code, h, body = httpGet(t, fmt.Sprintf("%s?_HLS_msn=%d&_HLS_part=%d", mediaURL, msn, part))
 	waited := time.Since(t0)
 	require.Equal(t, http.StatusOK, code, "%s", body)
+	require.Equal(t, "*", h.Get("Access-Control-Allow-Origin"))
 	ll2, err := hlstest.ParseMedia(body)
 	require.NoError(t, err)
 	require.NoError(t, ll2.Validate(), "%s", body)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
 	"github.com/livestack/livestack/shared/media/flv"
 	"github.com/livestack/livestack/shared/media/hls/frame"
@@ -100,7 +101,6 @@ type Packager struct {
 	started       bool
 	firstAudio    int64
 	seenAudio     bool
-	conv          []byte
 	done          []*segment // completed, oldest first
 	discSeq       uint64
 	maxBitrate    int64
@@ -313,10 +313,10 @@ func (p *Packager) publishInit() {
 	var init fmp4.Init
 	if p.tracks.HasVideo() {
 		init.Tracks = append(init.Tracks, &fmp4.InitTrack{ID: videoTrackID, TimeScale: videoScale,
-			Codec: &fmp4.CodecH264{SPS: p.tracks.AVC.SPS[0], PPS: p.tracks.AVC.PPS[0]}})
+			Codec: &codecs.H264{SPS: p.tracks.AVC.SPS[0], PPS: p.tracks.AVC.PPS[0]}})
 	}
 	if p.tracks.HasAudio() {
-		c := &fmp4.CodecMPEG4Audio{}
+		c := &codecs.MPEG4Audio{}
 		if err := c.Config.Unmarshal(p.tracks.ASC); err == nil {
 			init.Tracks = append(init.Tracks, &fmp4.InitTrack{ID: audioTrackID, TimeScale: uint32(p.tracks.AAC.SampleRate), Codec: c})
 		}
