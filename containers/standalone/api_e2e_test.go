@@ -190,3 +190,59 @@ func TestSignedRTMPPlay(t *testing.T) {
 	out, err = probe(unsigned)
 	require.Error(t, err, "unsigned RTMP play must be refused: %s", out)
 }
+
+// TestSignedHLSPlay: the HLS URL /urls signs (a custom policy for the
+// channel's files) plays: the playlist answers and its segment URIs carry the
+// signature, which the segment requests pass; unsigned requests get 403.
+func TestSignedHLSPlay(t *testing.T) {
+	fx := media(t)
+	in := testInstance(t, nil)
+	status, body := in.apiCall(t, "POST", "/api/v1/channels", `{"id":"vipts","playAuth":true}`)
+	require.Equal(t, 201, status, body)
+	status, body = in.apiCall(t, "GET", "/api/v1/channels/vipts/urls", "")
+	require.Equal(t, 200, status, body)
+	var u struct {
+		Push string
+		Play map[string]string
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &u))
+	require.Contains(t, u.Play["hls"], "Policy=")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = publishTags(ctx, u.Push, fx, publishOpts{loops: 3}) }()
+
+	get := func(target string) (int, string) {
+		resp, err := http.Get(target)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(b)
+	}
+	var playlist string
+	waitFor(t, 10*time.Second, func() bool {
+		s, b := get(u.Play["hls"])
+		playlist = b
+		return s == 200 && strings.Contains(b, "#EXTINF")
+	}, "the signed playlist never listed a segment")
+	var segment string
+	for _, line := range strings.Split(playlist, "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			segment = line
+			break
+		}
+	}
+	require.Contains(t, segment, "Signature=", "segment URIs carry the signature")
+	base := u.Play["hls"][:strings.LastIndex(u.Play["hls"], "/")+1]
+	s, data := get(base + segment)
+	require.Equal(t, 200, s)
+	require.Positive(t, len(data))
+	require.Equal(t, byte(0x47), data[0], "an MPEG-TS segment")
+
+	unsigned, _, _ := strings.Cut(u.Play["hls"], "?")
+	s, _ = get(unsigned)
+	require.Equal(t, 403, s, "unsigned playlist")
+	segNoSig, _, _ := strings.Cut(segment, "?")
+	s, _ = get(base + segNoSig)
+	require.Equal(t, 403, s, "unsigned segment")
+}
