@@ -42,7 +42,7 @@ type EventBridge struct {
 
 var _ Publisher = (*EventBridge)(nil)
 
-// ErrTooLarge: one event is bigger than a PutEvents request may be.
+// ErrTooLarge is returned for an event bigger than a PutEvents request may be.
 var ErrTooLarge = errors.New("event larger than 256 KB")
 
 type entry struct {

@@ -78,7 +78,7 @@ type Status struct {
 	StoppedAt time.Time
 }
 
-// ErrUnknownTask: the handle names no task this runner knows.
+// ErrUnknownTask is returned when a handle names no task the runner knows.
 var ErrUnknownTask = errors.New("unknown worker task")
 
 // Runner starts and stops workers. Implementations are safe for concurrent use.
