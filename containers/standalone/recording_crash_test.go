@@ -56,6 +56,7 @@ func startBinary(t *testing.T, bin, dataDir, pushKey string) (*exec.Cmd, string,
 // that reached the spool is uploaded (the MP4 file being written up to its
 // last journal fragment) and the recordings are indexed as incomplete.
 func TestRecordingCrashKill9AndRecover(t *testing.T) {
+	t.Parallel() // real-time publishing: the recording tests overlap their waits
 	needFFmpeg(t)
 	bin := filepath.Join(t.TempDir(), "standalone")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()

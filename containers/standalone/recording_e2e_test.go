@@ -81,6 +81,7 @@ func recWait(t *testing.T, st store.Store, ch string, n int, within time.Duratio
 // on gives one MP4 recording of 3 files adding up to 25 s and one HLS VOD
 // recording whose playlist plays end to end over /vod.
 func TestRecordingMP4AndHLSVOD(t *testing.T) {
+	t.Parallel() // real-time publishing: the recording tests overlap their waits
 	needFFmpeg(t)
 	in := testInstance(t, func(c *config) { c.ReconnectWindow = time.Second })
 	push := in.addChannel(t, "rec25", func(ch *channel.Channel) {
@@ -156,6 +157,7 @@ func TestRecordingMP4AndHLSVOD(t *testing.T) {
 // A publisher dropping and coming back inside the reconnect window continues
 // the same recording.
 func TestRecordingReconnectIsOneRecording(t *testing.T) {
+	t.Parallel() // real-time publishing: the recording tests overlap their waits
 	fx := media(t)
 	in := testInstance(t, func(c *config) { c.ReconnectWindow = 3 * time.Second })
 	push := in.addChannel(t, "recrc", func(ch *channel.Channel) {
