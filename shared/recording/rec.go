@@ -419,8 +419,15 @@ func (c *rec) finalize() bool {
 		}
 	}
 	final := c.record(true)
-	if err := r.retry(r.ctx, c.lg, "recording index", func() error { return r.cfg.Store.PutRecording(r.ctx, final) },
-		func() { r.Counters.IndexFailures.Add(1) }); err != nil {
+	if err := r.retry(r.ctx, c.lg, "recording index", func() error {
+		err := r.cfg.Store.PutRecording(r.ctx, final)
+		if errors.Is(err, store.ErrInvalid) {
+			// No retry makes it valid; the files are stored all the same.
+			c.lg.Error("recording index refused the recording", "error", err)
+			return nil
+		}
+		return err
+	}, func() { r.Counters.IndexFailures.Add(1) }); err != nil {
 		return false
 	}
 	c.lg.Info("recording ready", "kind", final.Kind, "status", final.Status, "files", c.uploadedCount(),
