@@ -209,13 +209,14 @@ var (
 	dFailed   = prometheus.NewDesc("livestack_snapshots_failed_total", "Snapshots that failed, by stage (decode, store, index).", []string{"stage"}, nil)
 	dSkipped  = prometheus.NewDesc("livestack_snapshots_skipped_total", "Snapshot ticks skipped because no new keyframe had arrived.", nil, nil)
 	dRestarts = prometheus.NewDesc("livestack_snapshot_decoder_restarts_total", "Snapshot ffmpeg processes replaced after failing.", nil, nil)
+	dResub    = prometheus.NewDesc("livestack_snapshot_resubscribes_total", "Snapshot readers that fell behind the hub and restarted at the latest keyframe.", nil, nil)
 	dActive   = prometheus.NewDesc("livestack_snapshot_streams", "Streams taking snapshots.", nil, nil)
 	dAge      = prometheus.NewDesc("livestack_snapshot_age_seconds", "Age of the channel's latest snapshot.", []string{"channel"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (m *Manager) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dTaken, dFailed, dSkipped, dRestarts, dActive, dAge} {
+	for _, d := range []*prometheus.Desc{dTaken, dFailed, dSkipped, dRestarts, dResub, dActive, dAge} {
 		ch <- d
 	}
 }
@@ -229,6 +230,7 @@ func (m *Manager) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(dFailed, prometheus.CounterValue, float64(c.IndexFailed.Load()), "index")
 	ch <- prometheus.MustNewConstMetric(dSkipped, prometheus.CounterValue, float64(c.StaleSkipped.Load()))
 	ch <- prometheus.MustNewConstMetric(dRestarts, prometheus.CounterValue, float64(c.Restarts.Load()))
+	ch <- prometheus.MustNewConstMetric(dResub, prometheus.CounterValue, float64(c.SourceRestart.Load()))
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(dActive, prometheus.GaugeValue, float64(m.active))
