@@ -187,12 +187,14 @@ func run(ctx context.Context, args []string, ready chan<- started) error {
 	})
 	hooks, sources, routes = append(hooks, packagers), append(sources, packagers), append(routes, packagers)
 
+	// Stream events from the gateway's hooks need the session to name the
+	// broadcast as ingestauth does; without the table only ingestauth announces.
 	var emitter *streamhooks.Emitter
-	if publisher != nil {
-		emitter = &streamhooks.Emitter{Publisher: publisher, Region: *region, Logger: log}
-		if st != nil {
-			emitter.Sessions = st
-		}
+	if publisher != nil && st == nil {
+		log.Warn("LIVESTACK_EVENT_BUS without LIVESTACK_TABLE: stream events come from ingestauth only")
+	}
+	if publisher != nil && st != nil {
+		emitter = &streamhooks.Emitter{Publisher: publisher, Sessions: st, Region: *region, Logger: log}
 		hooks = append(hooks, emitter)
 		defer func() {
 			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

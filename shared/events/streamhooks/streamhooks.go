@@ -82,26 +82,12 @@ func (e *Emitter) StreamStarted(ctx context.Context, ch *channel.Channel, s *hub
 	e.mu.Lock()
 	d := events.StreamDetail{ChannelID: ch.ID, Gateway: e.http, RTMP: e.rtmp, Region: e.Region, StartedAt: time.Now().UTC()}
 	e.mu.Unlock()
-	if e.Sessions != nil {
-		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		sess, err := e.Sessions.GetSession(lctx, ch.ID)
-		cancel()
-		if err == nil {
-			d.SessionID, d.StartedAt = sess.SessionID, sess.StartedAt.UTC()
-			if sess.Gateway != "" {
-				d.Gateway = Dialable(sess.Gateway)
-			}
-		} else {
-			e.log().Warn("stream started without a readable session; naming the broadcast", "channel", ch.ID, "err", err)
-		}
-	}
-	if d.SessionID == "" {
-		d.SessionID = newID()
-	}
-	d.BroadcastID = d.SessionID
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
+		// The session lookup (a DynamoDB read on AWS) runs here, not on the
+		// publisher's goroutine.
+		e.name(ctx, &d)
 		e.publish(events.StreamStarted(d))
 		reason := "ended"
 		select {
@@ -114,6 +100,27 @@ func (e *Emitter) StreamStarted(ctx context.Context, ch *channel.Channel, s *hub
 		stop.StoppedAt, stop.Reason = &now, reason
 		e.publish(events.StreamStopped(stop))
 	}()
+}
+
+// name sets the session and broadcast ids (and the gateway address) of d.
+func (e *Emitter) name(ctx context.Context, d *events.StreamDetail) {
+	if e.Sessions != nil {
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		sess, err := e.Sessions.GetSession(lctx, d.ChannelID)
+		cancel()
+		if err == nil {
+			d.SessionID, d.StartedAt = sess.SessionID, sess.StartedAt.UTC()
+			if sess.Gateway != "" {
+				d.Gateway = Dialable(sess.Gateway)
+			}
+		} else {
+			e.log().Warn("stream started without a readable session; naming the broadcast", "channel", d.ChannelID, "err", err)
+		}
+	}
+	if d.SessionID == "" {
+		d.SessionID = newID()
+	}
+	d.BroadcastID = d.SessionID
 }
 
 func (e *Emitter) publish(ev events.Event) {
