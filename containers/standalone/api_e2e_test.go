@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,8 +128,11 @@ func TestSignedFLVPlay(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: publishers end before the instance stops
+	defer cancel()
 	for _, u := range []string{vipPush, openPush} {
-		go func() { _ = publishTags(ctx, u, fx, publishOpts{loops: 3}) }()
+		wg.Go(func() { _ = publishTags(ctx, u, fx, publishOpts{loops: 3}) })
 	}
 	waitFor(t, 5*time.Second, func() bool {
 		s, o := in.Gateway.Hub.Stream("vip"), in.Gateway.Hub.Stream("open")
@@ -172,7 +176,10 @@ func TestSignedRTMPPlay(t *testing.T) {
 	require.Contains(t, u.Play["rtmp"], "Signature=")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = publishTags(ctx, u.Push, fx, publishOpts{loops: 5}) }()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() { _ = publishTags(ctx, u.Push, fx, publishOpts{loops: 5}) })
 	waitFor(t, 5*time.Second, func() bool { s := in.Gateway.Hub.Stream("vip"); return s != nil && s.Live() }, "never went live")
 
 	probe := func(target string) (string, error) {
@@ -209,7 +216,10 @@ func TestSignedHLSPlay(t *testing.T) {
 	require.Contains(t, u.Play["hls"], "Policy=")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = publishTags(ctx, u.Push, fx, publishOpts{loops: 3}) }()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() { _ = publishTags(ctx, u.Push, fx, publishOpts{loops: 3}) })
 
 	get := func(target string) (int, string) {
 		resp, err := http.Get(target)
