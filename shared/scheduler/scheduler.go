@@ -189,7 +189,9 @@ func (s *Scheduler) start(ctx context.Context, rec store.WorkerTask, rtmp, regio
 		GatewayRTMP: rtmp, Region: region, Size: rec.Size, Spot: rec.Spot, Attempt: rec.Starts + 1}
 	handle, err := s.cfg.Runner.Start(ctx, task)
 	if err != nil {
-		rec.State = store.TaskFailed
+		// Count the failed attempt too: the next one gets a new attempt
+		// number, so ECS does not answer it from its idempotency cache.
+		rec.State, rec.Starts = store.TaskFailed, rec.Starts+1
 		s.stamp(&rec)
 		if uerr := s.cfg.Store.UpdateWorkerTask(ctx, rec); uerr != nil {
 			log.Warn("recording a failed start", "err", uerr)

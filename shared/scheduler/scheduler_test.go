@@ -218,8 +218,11 @@ func TestFailedStartIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec, _ = e.st.GetWorkerTask(ctx, "ladder", "b")
-	if rec.State != store.TaskRunning || rec.Handle != "h1" {
+	if rec.State != store.TaskRunning || rec.Handle != "h1" || rec.Starts != 2 {
 		t.Fatalf("record after retry %+v", rec)
+	}
+	if e.run.starts[0].Attempt != 2 {
+		t.Fatalf("the retry reused attempt %d (ECS would answer from its idempotency cache)", e.run.starts[0].Attempt)
 	}
 }
 
