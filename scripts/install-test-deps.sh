@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium) # tests/browser: hls.js in headless Chromium
+command -v zip >/dev/null 2>&1 || need_apt+=(zip) # make lambdas and its test
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "install-test-deps: apt-get install ${need_apt[*]}"
