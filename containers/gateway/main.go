@@ -153,7 +153,8 @@ func run(ctx context.Context, args []string, ready chan<- started) error {
 	}
 	var publisher events.Publisher
 	if bus := os.Getenv(EnvEventBus); bus != "" {
-		publisher = &events.EventBridge{Client: eventbridge.NewFromConfig(awsCfg), Bus: bus, Source: events.SourceGateway, Logger: log}
+		eb := &events.EventBridge{Client: eventbridge.NewFromConfig(awsCfg), Bus: bus, Source: events.SourceGateway, Logger: log}
+		publisher, sources = eb, append(sources, events.Metrics{EventBridge: eb})
 	}
 	var sink hls.SegmentSink
 	if bucket := os.Getenv(EnvBucket); bucket != "" && st != nil {

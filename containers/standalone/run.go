@@ -157,7 +157,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		Authorizer: &ingest.Local{Store: st, Signer: signer},
 		PlayAuth:   plays.Authorizer.Authorize,
 		Hooks:      rtmpserver.HookList{relays, recorder, packagers, snapshots, motions, sched.Emitter},
-		Metrics:    []metrics.Source{metrics.RelaySource{Manager: relays}, packagers, recording.Metrics{Recorder: recorder}, snapshots, motions},
+		Metrics:    []metrics.Source{metrics.RelaySource{Manager: relays}, packagers, recording.Metrics{Recorder: recorder}, snapshots, motions, sched.Metrics()},
 		Packagers:  []gateway.PlaybackRoutes{packagers, snapshots},
 		Routes: map[string]http.Handler{
 			"/api/":        http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apiHandler.ServeHTTP(w, r) }),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/livestack/livestack/shared/events"
 	"github.com/livestack/livestack/shared/events/streamhooks"
+	"github.com/livestack/livestack/shared/metrics"
 	"github.com/livestack/livestack/shared/runner"
 	"github.com/livestack/livestack/shared/scheduler"
 	"github.com/livestack/livestack/shared/store"
@@ -77,6 +78,9 @@ func (s *scheduling) RecordingReady(ctx context.Context, r store.Recording) {
 		s.log.Warn("publish Recording Ready", "recording", r.ID, "err", err)
 	}
 }
+
+// Metrics exposes the bus counters on /metrics.
+func (s *scheduling) Metrics() metrics.Source { return events.Metrics{Bus: s.Bus} }
 
 // Close waits briefly for the last Stopped events, then stops the bus and
 // every local worker.

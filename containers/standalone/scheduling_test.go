@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -120,6 +122,13 @@ func TestPublishStartsAndStopsWorker(t *testing.T) {
 		}
 		return false
 	}, "no Recording Ready for the plain channel's MP4")
+	resp, err := http.Get(in.URLs.PlayBase + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Regexp(t, `(?m)^livestack_events_bus_handled_total [1-9]`, string(body))
+	require.Contains(t, string(body), "livestack_events_bus_dropped_total 0")
+
 	mu.Lock()
 	defer mu.Unlock()
 	kinds := map[string]map[string]int{}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,9 +39,17 @@ type EventBridge struct {
 	Backoff time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+
+	published, failed, retries atomic.Int64
 }
 
 var _ Publisher = (*EventBridge)(nil)
+
+// Counts returns the events delivered, the events given up on and the
+// PutEvents calls repeated, since start.
+func (p *EventBridge) Counts() (published, failed, retries int64) {
+	return p.published.Load(), p.failed.Load(), p.retries.Load()
+}
 
 // ErrTooLarge is returned for an event bigger than a PutEvents request may be.
 var ErrTooLarge = errors.New("event larger than 256 KB")
@@ -133,6 +142,7 @@ func (p *EventBridge) send(ctx context.Context, batch []entry) error {
 		case err != nil:
 			lastErr = fmt.Errorf("put %d events to %s: %w", len(pending), p.Bus, err)
 		case out.FailedEntryCount == 0:
+			p.published.Add(int64(len(pending)))
 			return nil
 		default:
 			var failed []ebtypes.PutEventsRequestEntry
@@ -146,15 +156,19 @@ func (p *EventBridge) send(ctx context.Context, batch []entry) error {
 			if len(failed) == 0 { // FailedCount without per-entry errors: resend all
 				failed = pending
 			}
+			p.published.Add(int64(len(pending) - len(failed)))
 			pending = failed
 			lastErr = fmt.Errorf("put events to %s: %d entries failed: %v", p.Bus, len(failed), codes)
 		}
 		if attempt >= attempts {
+			p.failed.Add(int64(len(pending)))
 			return lastErr
 		}
+		p.retries.Add(1)
 		log.Warn("eventbridge put failed, retrying", "attempt", attempt, "entries", len(pending), "err", lastErr)
 		select {
 		case <-ctx.Done():
+			p.failed.Add(int64(len(pending)))
 			return fmt.Errorf("%w (gave up: %w)", lastErr, ctx.Err())
 		case <-time.After(wait):
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/livestack/livestack/shared/store"
 )
@@ -415,5 +416,46 @@ func TestRecordingDetailOf(t *testing.T) {
 	}
 	if d := RecordingDetailOf(store.Recording{Bytes: 1, DurationMillis: 1500}, ""); d.DurationSeconds != 1.5 || d.Size != 1 {
 		t.Fatalf("%+v", d)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	f := &fakeEventBridge{failOnce: map[string]bool{"b": true}, seen: map[string]bool{}}
+	p := &EventBridge{Client: newFakeEB(t, f), Bus: "x", Backoff: time.Millisecond, Logger: quiet()}
+	if err := p.Publish(context.Background(), StreamStarted(streamDetail("a")), StreamStarted(streamDetail("b"))); err != nil {
+		t.Fatal(err)
+	}
+	if sent, failed, retries := p.Counts(); sent != 2 || failed != 0 || retries != 1 {
+		t.Fatalf("counts %d %d %d, want 2 0 1", sent, failed, retries)
+	}
+	f.status500 = 10
+	p.Attempts = 2
+	_ = p.Publish(context.Background(), StreamStarted(streamDetail("c")))
+	b := NewBus(BusConfig{Logger: quiet()})
+	b.Subscribe(func(context.Context, Event) error { return nil })
+	_ = b.Publish(context.Background(), StreamStarted(streamDetail("a")))
+	_ = b.Close(context.Background())
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(Metrics{Bus: b, EventBridge: p})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		m := mf.GetMetric()[0]
+		if m.GetCounter() != nil {
+			got[mf.GetName()] = m.GetCounter().GetValue()
+		} else {
+			got[mf.GetName()] = m.GetGauge().GetValue()
+		}
+	}
+	want := map[string]float64{"livestack_events_published_total": 2, "livestack_events_failed_total": 1,
+		"livestack_events_put_retries_total": 2, "livestack_events_bus_handled_total": 1, "livestack_events_bus_dropped_total": 0,
+		"livestack_events_bus_queued": 0}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
 	}
 }
