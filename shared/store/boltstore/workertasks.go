@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -30,6 +31,9 @@ func (s *Store) CreateWorkerTask(ctx context.Context, t store.WorkerTask) error 
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketWorkerTasks)
 		if err != nil {
+			return err
+		}
+		if err := pruneWorkerTasks(b, s.now()); err != nil {
 			return err
 		}
 		k := workerTaskKey(t.ChannelID, t.BroadcastID)
@@ -97,6 +101,29 @@ func (s *Store) UpdateWorkerTask(ctx context.Context, t store.WorkerTask) error 
 	})
 	if err != nil {
 		return fmt.Errorf("update worker task %s/%s: %w", t.ChannelID, t.BroadcastID, err)
+	}
+	return nil
+}
+
+// pruneWorkerTasks deletes records past their ExpiresAt, the embedded
+// store's equivalent of the DynamoDB TTL; it runs on each create, and the
+// records are few (one per broadcast that needed a worker, kept a week).
+func pruneWorkerTasks(b *bolt.Bucket, now time.Time) error {
+	var expired [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		var t store.WorkerTask
+		if json.Unmarshal(v, &t) == nil && !t.ExpiresAt.IsZero() && t.ExpiresAt.Before(now) {
+			expired = append(expired, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range expired {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
 	}
 	return nil
 }
