@@ -34,6 +34,7 @@ import (
 	"github.com/livestack/livestack/shared/store"
 	"github.com/livestack/livestack/shared/store/boltstore"
 	"github.com/livestack/livestack/shared/vod"
+	"github.com/livestack/livestack/shared/worker"
 )
 
 // instance is a running standalone, handed to tests through run's ready channel.
@@ -83,6 +84,13 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
+	// Transcode/watermark workers run in process: read the source from the
+	// hub, publish renditions back over RTMP (see shared/worker).
+	workers := worker.NewRegistry()
+	localWorker := &worker.Local{Signer: signer, LoadChannel: st.GetChannel, Stats: workers, Logger: log}
+	if cfg.WorkerRun == nil {
+		cfg.WorkerRun = localWorker.Run
+	}
 	sched, err := newScheduling(st, cfg.WorkerRun, cfg.WorkerRunner, log)
 	if err != nil {
 		return err
@@ -157,7 +165,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		Authorizer: &ingest.Local{Store: st, Signer: signer},
 		PlayAuth:   plays.Authorizer.Authorize,
 		Hooks:      rtmpserver.HookList{relays, recorder, packagers, snapshots, motions, sched.Emitter},
-		Metrics:    []metrics.Source{metrics.RelaySource{Manager: relays}, packagers, recording.Metrics{Recorder: recorder}, snapshots, motions, sched.Metrics()},
+		Metrics:    []metrics.Source{metrics.RelaySource{Manager: relays}, packagers, recording.Metrics{Recorder: recorder}, snapshots, motions, sched.Metrics(), workers},
 		Packagers:  []gateway.PlaybackRoutes{packagers, snapshots},
 		Routes: map[string]http.Handler{
 			"/api/":        http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apiHandler.ServeHTTP(w, r) }),
@@ -172,6 +180,8 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		return err
 	}
 	addrs := gw.Addrs()
+	// Set before Serve: no stream (and so no worker) exists yet.
+	localWorker.Hub, localWorker.RTMPAddr = gw.Hub, addrs.RTMP
 	sched.Emitter.SetAddrs(addrs.HTTP, addrs.RTMP)
 	urls := httpapi.URLs{
 		PushBase: "rtmp://" + hostPort(cfg.PublicHost, addrs.RTMP),
@@ -183,6 +193,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 		Streams: httpapi.HubStreams{Hub: gw.Hub, Relays: relays},
 		URLs:    urls, Logger: log,
 		PlaySigner: plays.Signer, Blobs: blobs, CORSOrigins: corsOrigins(),
+		StreamStats: []httpapi.StreamStats{workers},
 	})
 	if err != nil {
 		return err
