@@ -614,6 +614,66 @@ func TestMetadataTableDesign(t *testing.T) {
 	require.Equal(t, "ttl", ttl)
 }
 
+// TestPushKeyReaders pins, for every task or function that is given the push key secret
+// (the worker signs its renditions' push URLs, the gateway and ingestauth derive the
+// callback secret), both halves: the environment variable naming the secret and a
+// policy statement allowing secretsmanager:GetSecretValue on exactly that secret.
+// The secrets use the AWS managed key, so no kms:Decrypt is needed.
+func TestPushKeyReaders(t *testing.T) {
+	tr := loadRepoTree(t)
+	envRef := regexp.MustCompile(`\bLIVESTACK_PUSH_KEY_SECRET\s*=\s*var\.push_key_secret_arn\b`)
+	tests := []struct{ module, policy string }{
+		{"modules/processing", "worker_task"},
+		{"modules/ingest", "gateway"},
+		{"modules/api", "ingestauth"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.module, func(t *testing.T) {
+			d := tr.dirs[tt.module]
+			require.NotNil(t, d)
+			require.Contains(t, d.variables(), "push_key_secret_arn")
+			require.True(t, envRef.Match(d.files["main.tf"]), "main.tf does not set LIVESTACK_PUSH_KEY_SECRET = var.push_key_secret_arn")
+
+			docs := d.blocksOf("data", "aws_iam_policy_document", tt.policy)
+			require.Len(t, docs, 1)
+			var granted [][]string
+			for _, st := range docs[0].Body.Blocks {
+				if st.Type != "statement" {
+					continue
+				}
+				actions, diags := st.Body.Attributes["actions"].Expr.Value(nil)
+				require.False(t, diags.HasErrors(), diags.Error())
+				has := false
+				for it := actions.ElementIterator(); it.Next(); {
+					_, v := it.Element()
+					has = has || v.AsString() == "secretsmanager:GetSecretValue"
+				}
+				if !has {
+					continue
+				}
+				resources := st.Body.Attributes["resources"]
+				require.NotNil(t, resources)
+				for _, ref := range resources.Expr.Variables() {
+					granted = append(granted, attrNames(ref))
+				}
+			}
+			require.Equal(t, [][]string{{"var", "push_key_secret_arn"}}, granted)
+		})
+	}
+
+	// The region root hands every reader the secret the global root replicated here.
+	region := tr.dirs["modules/region"]
+	for _, call := range []string{"processing", "ingest", "api"} {
+		b := region.moduleBlock(call)
+		require.NotNil(t, b, call)
+		a, ok := b.Body.Attributes["push_key_secret_arn"]
+		require.True(t, ok, call)
+		refs := a.Expr.Variables()
+		require.Len(t, refs, 1, call)
+		require.Equal(t, []string{"data", "aws_secretsmanager_secret", "push_key", "arn"}, attrNames(refs[0]), call)
+	}
+}
+
 ////////////////////////////////////////////////////////////////////////////////
 // Workflows
 ////////////////////////////////////////////////////////////////////////////////

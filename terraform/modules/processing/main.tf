@@ -200,6 +200,13 @@ data "aws_iam_policy_document" "worker_task" {
     actions   = ["events:PutEvents"]
     resources = [var.event_bus_arn]
   }
+
+  # The worker signs the push URLs of its renditions with the platform push key.
+  statement {
+    sid       = "PushKey"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.push_key_secret_arn]
+  }
 }
 
 resource "aws_iam_role_policy" "worker_task" {
@@ -220,6 +227,7 @@ locals {
     LIVESTACK_EVENT_BUS          = var.event_bus_name
     LIVESTACK_DEFAULT_CODEC      = var.default_codec
     LIVESTACK_DEFAULT_RENDITIONS = join(",", var.default_renditions)
+    LIVESTACK_PUSH_KEY_SECRET    = var.push_key_secret_arn
   }, var.worker_environment)
 }
 

@@ -240,3 +240,9 @@ variable "event_bus_arn" {
   type        = string
   nullable    = false
 }
+
+variable "push_key_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the push HMAC key (the workers sign the push URLs of their renditions with it)"
+  type        = string
+  nullable    = false
+}

@@ -158,6 +158,8 @@ module "processing" {
   bucket_arn     = module.storage.bucket_arn
   event_bus_name = module.events.event_bus_name
   event_bus_arn  = module.events.event_bus_arn
+
+  push_key_secret_arn = data.aws_secretsmanager_secret.push_key.arn
 }
 
 module "events" {
