@@ -38,7 +38,7 @@ func TestBinaryDemoPublishProbeAndSIGTERM(t *testing.T) {
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) == 2 && (f[0] == "push" || f[0] == "HTTP-FLV") {
+		if len(f) >= 2 && (f[0] == "push" || f[0] == "HTTP-FLV" || f[0] == "HLS" || f[0] == "LL-HLS") {
 			urls[f[0]] = f[1]
 		}
 		if strings.HasPrefix(sc.Text(), "Play:") {
@@ -47,6 +47,8 @@ func TestBinaryDemoPublishProbeAndSIGTERM(t *testing.T) {
 	}
 	require.Contains(t, urls, "push")
 	require.Contains(t, urls, "HTTP-FLV")
+	require.Contains(t, urls, "HLS")
+	require.Contains(t, urls, "LL-HLS")
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -66,6 +68,16 @@ func TestBinaryDemoPublishProbeAndSIGTERM(t *testing.T) {
 	}, 20*time.Second, 200*time.Millisecond, "ffprobe never read the stream: %s", probe)
 	require.Contains(t, string(probe), "codec_name=h264|width=1280|height=720")
 	require.Contains(t, string(probe), "codec_name=aac")
+
+	// The printed HLS (MPEG-TS) and LL-HLS (CMAF) URLs play too.
+	for _, name := range []string{"HLS", "LL-HLS"} {
+		require.Eventually(t, func() bool {
+			probe, err = exec.CommandContext(ctx, "ffprobe", "-v", "error", "-rw_timeout", "5000000",
+				"-show_entries", "stream=codec_name,width,height", "-of", "compact=p=0", urls[name]).CombinedOutput()
+			return err == nil && strings.Contains(string(probe), "codec_name=h264|width=1280|height=720")
+		}, 20*time.Second, 300*time.Millisecond, "ffprobe never read the %s stream %s: %s", name, urls[name], probe)
+		require.Contains(t, string(probe), "codec_name=aac", "%s: %s", name, probe)
+	}
 
 	resp, err := http.Get(urls["HTTP-FLV"])
 	require.NoError(t, err)

@@ -283,7 +283,10 @@ const DemoChannel = "demo"
 
 func printDemo(ctx context.Context, out io.Writer, st store.Store, signer *signing.Signer, urls httpapi.URLs) error {
 	now := time.Now().UTC()
-	ch := &channel.Channel{ID: DemoChannel, Name: "Demo channel", Enabled: true, CreatedAt: now, UpdatedAt: now}
+	// Every remuxed output and snapshots are on, so each way of playing can be
+	// tried; transcoding is left off (it takes most of a core per rendition).
+	ch := &channel.Channel{ID: DemoChannel, Name: "Demo channel", Enabled: true, CreatedAt: now, UpdatedAt: now,
+		Outputs: channel.Outputs{CMAF: true}, Recording: channel.Recording{Snapshots: true}}
 	ch.Normalize()
 	if err := st.CreateChannel(ctx, ch); err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("demo channel: %w", err)
@@ -298,6 +301,10 @@ func printDemo(ctx context.Context, out io.Writer, st store.Store, signer *signi
 	fmt.Fprintf(out, "  OBS       server %s/stream   stream key %s?sign=%s\n", urls.PushBase, DemoChannel, signer.Sign(DemoChannel, exp))
 	fmt.Fprintf(out, "  HTTP-FLV  %s/%s/live.flv\n", urls.PlayBase, DemoChannel)
 	fmt.Fprintf(out, "  RTMP      %s/stream/%s\n", urls.PushBase, DemoChannel)
+	fmt.Fprintf(out, "  HLS       %s/%s/live.m3u8\n", urls.PlayBase, DemoChannel)
+	fmt.Fprintf(out, "  LL-HLS    %s/%s/master.m3u8   (CMAF)\n", urls.PlayBase, DemoChannel)
+	fmt.Fprintf(out, "  DASH      %s/%s/manifest.mpd\n", urls.PlayBase, DemoChannel)
+	fmt.Fprintf(out, "  snapshot  %s/%s/snapshot.jpg\n", urls.PlayBase, DemoChannel)
 	fmt.Fprintf(out, "\nTest pattern:\n  ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -preset veryfast -tune zerolatency -g 60 -c:a aac -f flv '%s'\n", push)
 	fmt.Fprintf(out, "Play:\n  ffplay %s/%s/live.flv\n\n", urls.PlayBase, DemoChannel)
 	return nil
