@@ -11,7 +11,7 @@
 //	LIVESTACK_GATEWAY          host:port of the gateway's HTTP listener (required)
 //	LIVESTACK_GATEWAY_RTMP     host:port of its RTMP listener (default: gateway host, port 1935)
 //	LIVESTACK_PUSH_KEY         hex push key, or
-//	LIVESTACK_PUSH_KEY_SECRET  Secrets Manager ARN/name holding it
+//	LIVESTACK_PUSH_KEY_SECRET  Secrets Manager ARN/name holding the key bytes
 //	LIVESTACK_TABLE            DynamoDB table holding the channel (shared/store/dynamostore)
 //	LIVESTACK_PRESET           x264 preset (default veryfast)
 //	LIVESTACK_FFMPEG           ffmpeg binary (default ffmpeg)
@@ -114,9 +114,26 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	})
 }
 
+// secretsAPI is the part of the Secrets Manager client pushKey uses.
+type secretsAPI interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
 // pushKey reads LIVESTACK_PUSH_KEY (hex) or the Secrets Manager secret named
-// by LIVESTACK_PUSH_KEY_SECRET (its SecretString is the hex key).
+// by LIVESTACK_PUSH_KEY_SECRET. The secret holds the key bytes themselves (64
+// letters and digits, terraform/modules/secrets), as the gateway and
+// ingestauth read it (ingestfn.LoadPushKey): signatures must match theirs.
 func pushKey(ctx context.Context, getenv func(string) string) ([]byte, error) {
+	return pushKeyFrom(ctx, getenv, func(ctx context.Context) (secretsAPI, error) {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("aws config: %w", err)
+		}
+		return secretsmanager.NewFromConfig(cfg), nil
+	})
+}
+
+func pushKeyFrom(ctx context.Context, getenv func(string) string, secrets func(context.Context) (secretsAPI, error)) ([]byte, error) {
 	if v := getenv("LIVESTACK_PUSH_KEY"); v != "" {
 		k, err := signing.DecodeKey(v)
 		if err != nil {
@@ -128,17 +145,20 @@ func pushKey(ctx context.Context, getenv func(string) string) ([]byte, error) {
 	if arn == "" {
 		return nil, errors.New("LIVESTACK_PUSH_KEY or LIVESTACK_PUSH_KEY_SECRET is required")
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("push key secret: aws config: %w", err)
-	}
-	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	sm, err := secrets(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("push key secret: %w", err)
 	}
-	k, err := signing.DecodeKey(strings.TrimSpace(aws.ToString(out.SecretString)))
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
 	if err != nil {
 		return nil, fmt.Errorf("push key secret: %w", err)
+	}
+	k := []byte(strings.TrimSpace(aws.ToString(out.SecretString)))
+	if len(k) == 0 {
+		k = out.SecretBinary
+	}
+	if len(k) < signing.MinKeySize {
+		return nil, fmt.Errorf("push key secret: %d bytes, need at least %d", len(k), signing.MinKeySize)
 	}
 	return k, nil
 }
