@@ -29,8 +29,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/livestack/livestack/shared/signing"
 )
 
 // chromiumPath is Debian's chromium; CHROMIUM overrides it.
@@ -506,72 +504,8 @@ func TestHLSPlaysInChromium(t *testing.T) {
 	t.Logf("HLS (TS): hls.js plays behind wall clock (EXT-X-PROGRAM-DATE-TIME): %s", r.WallClockLatency)
 }
 
-// pushRenditions publishes {id}/360p and {id}/480p from one ffmpeg process
-// (one decode of a test pattern, two scaled encodes with aligned keyframes),
-// signed for those names with the server's push key, like a worker.
-func pushRenditions(t *testing.T, s *server, channelPush, id string) {
-	t.Helper()
-	key, err := os.ReadFile(filepath.Join(s.dir, "data", "push.key"))
-	if err != nil {
-		t.Fatalf("push key: %v", err)
-	}
-	k, err := signing.DecodeKey(string(key))
-	if err != nil {
-		t.Fatalf("push key: %v", err)
-	}
-	signer, err := signing.New(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pu, err := url.Parse(channelPush)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// ffmpeg would take "stream/{id}" for the RTMP app of a URL with two
-	// path segments after it: give app and stream name apart.
-	target := func(rendition string) []string {
-		name := id + "/" + rendition
-		return []string{"-rtmp_app", "stream", "-rtmp_playpath", name + "?sign=" + signer.Sign(name, time.Now().Add(time.Hour)),
-			"-f", "flv", "rtmp://" + pu.Host + "/stream"}
-	}
-	// Renditions are admitted only while the channel itself is live.
-	if _, err := waitPlaylist(t, s, s.base+"/"+id+"/live.m3u8", 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	args := []string{"-hide_banner", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=854x480:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-		"-t", "180", "-filter_complex", "[0:v]split=2[a][b];[a]scale=640:360[v360];[b]scale=854:480[v480]"}
-	for _, r := range []struct{ name, v, rate string }{{"360p", "[v360]", "400k"}, {"480p", "[v480]", "600k"}} {
-		args = append(args, "-map", r.v, "-map", "1:a",
-			"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
-			"-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-b:v", r.rate, "-maxrate", r.rate, "-bufsize", r.rate,
-			"-c:a", "aac", "-b:a", "64k")
-		args = append(args, target(r.name)...)
-	}
-	cmd := exec.CommandContext(ctx, "ffmpeg", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("ffmpeg renditions: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		if e := strings.TrimSpace(stderr.String()); e != "" {
-			t.Logf("ffmpeg renditions: %s", e)
-		}
-	})
-}
-
-// noWorkerLog is what the standalone logs at start when it has no in-process
-// worker (containers/standalone/scheduling.go).
-const noWorkerLog = "no in-process worker configured"
-
-// TestABRMasterSwitchesLevels turns the transcode ladder on, plays the ABR
+// TestABRMasterSwitchesLevels turns the transcode ladder on (the standalone's
+// in-process worker makes 360p and 480p from an 854x480 source), plays the ABR
 // master (/{id}/index.m3u8) and forces hls.js to another level: it must
 // switch (LEVEL_SWITCHED) and buffer fragments of at least two levels while
 // playback keeps advancing.
@@ -584,20 +518,23 @@ func TestABRMasterSwitchesLevels(t *testing.T) {
 		"transcode": map[string]any{"enabled": true, "renditions": []string{"360p", "480p"}},
 	})
 	push(t, pushURL, "854x480", 25)
-	if log, _ := os.ReadFile(s.logPath); strings.Contains(string(log), noWorkerLog) {
-		// The standalone says it starts no transcode worker (not wired into
-		// it): stand in for one, publishing the two renditions the way a
-		// worker does, so the ABR master and its playback are still tested.
-		t.Logf("the standalone logs %q: publishing the 360p and 480p renditions with ffmpeg in the worker's place", noWorkerLog)
-		pushRenditions(t, s, pushURL, id)
-	}
 	u := s.base + "/" + id + "/index.m3u8"
-	body, err := waitPlaylist(t, s, u, 60*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(body, "#EXT-X-STREAM-INF"); n < 2 {
-		t.Fatalf("ABR master lists %d variant(s), want at least 2:\n%s", n, body)
+	// The master lists each rendition once it is live: wait for both.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		body, err := waitPlaylist(t, s, u, time.Until(deadline))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := strings.Count(body, "#EXT-X-STREAM-INF")
+		if n >= 2 {
+			t.Logf("ABR master:\n%s", body)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ABR master lists %d variant(s) after 90 s, want at least 2:\n%s\nserver log ends:\n%s", n, body, s.logTail(20))
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 	r := play(t, u, "--abr", "--seconds", "4", "--timeout", "60")
 	requireAdvanced(t, r)
