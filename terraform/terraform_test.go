@@ -13,8 +13,14 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/stretchr/testify/require"
+	"github.com/zclconf/go-cty/cty"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/livestack/livestack/shared/media/motion"
+	"github.com/livestack/livestack/shared/media/snapshot"
+	"github.com/livestack/livestack/shared/recording"
 )
 
 func loadRepoTree(t *testing.T) *tree {
@@ -672,6 +678,51 @@ func TestPushKeyReaders(t *testing.T) {
 		require.Len(t, refs, 1, call)
 		require.Equal(t, []string{"data", "aws_secretsmanager_secret", "push_key", "arn"}, attrNames(refs[0]), call)
 	}
+}
+
+// TestMediaPrefixesMatchGo pins the blob key prefixes the Go code writes (recordings,
+// HLS VOD, snapshots, motion clips) to the ones the bucket's default lifecycle rules,
+// the workers' write policy and the API's read/delete policy are written for: an object
+// outside them would be neither tiered nor expired, and AccessDenied to its writer.
+func TestMediaPrefixesMatchGo(t *testing.T) {
+	tr := loadRepoTree(t)
+	goPrefixes := []string{recording.MP4KeyPrefix, recording.HLSKeyPrefix, snapshot.KeyPrefix, motion.KeyPrefix}
+	require.True(t, strings.HasPrefix(snapshot.SnapshotKey("c", "b", 1), snapshot.KeyPrefix))
+	require.True(t, strings.HasPrefix(motion.ClipKey("c", "b", 1), motion.KeyPrefix))
+
+	value := func(module string, attr *hclsyntax.Attribute) cty.Value {
+		require.NotNil(t, attr, module)
+		v, diags := attr.Expr.Value(nil)
+		require.False(t, diags.HasErrors(), "%s: %s", module, diags.Error())
+		return v
+	}
+	strs := func(v cty.Value) []string {
+		var out []string
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			if v.Type().IsObjectType() || v.Type().IsMapType() {
+				e = k
+			}
+			out = append(out, e.AsString())
+		}
+		return out
+	}
+
+	storage := tr.dirs["modules/storage"].variables()["lifecycle_rules"]
+	require.NotNil(t, storage)
+	require.ElementsMatch(t, goPrefixes, strs(value("storage", storage.Body.Attributes["default"])))
+
+	api := tr.dirs["modules/api"].variables()["media_prefixes"]
+	require.NotNil(t, api)
+	require.ElementsMatch(t, goPrefixes, strs(value("api", api.Body.Attributes["default"])))
+
+	var workers *hclsyntax.Attribute
+	for _, b := range tr.dirs["modules/processing"].blocksOf("locals") {
+		if a, ok := b.Body.Attributes["worker_write_prefixes"]; ok {
+			workers = a
+		}
+	}
+	require.ElementsMatch(t, goPrefixes, strs(value("processing", workers)))
 }
 
 ////////////////////////////////////////////////////////////////////////////////

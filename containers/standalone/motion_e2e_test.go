@@ -69,7 +69,7 @@ func TestMotionE2E(t *testing.T) {
 	require.Equal(t, store.StatusComplete, r.Status)
 	require.Len(t, r.Keys, 2)
 	require.True(t, strings.HasSuffix(r.Keys[0], ".mp4") && strings.HasSuffix(r.Keys[1], ".jpg"), "%v", r.Keys)
-	require.True(t, strings.HasPrefix(r.Keys[0], "motioncam/motion/"+r.BroadcastID+"/"), r.Keys[0])
+	require.True(t, strings.HasPrefix(r.Keys[0], "motion/motioncam/"+r.BroadcastID+"/"), r.Keys[0])
 
 	bs, err := fsblob.New(filepath.Join(dataDir, "blob"))
 	require.NoError(t, err)

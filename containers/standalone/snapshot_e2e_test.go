@@ -108,7 +108,7 @@ func TestSnapshotsE2E(t *testing.T) {
 	for i, r := range recs {
 		require.Len(t, r.Keys, 1)
 		key := r.Keys[0]
-		require.True(t, strings.HasPrefix(key, "snapcam/snapshots/"+r.BroadcastID+"/"), key)
+		require.True(t, strings.HasPrefix(key, "snapshots/snapcam/"+r.BroadcastID+"/"), key)
 		require.Equal(t, strconv.FormatInt(r.StartedAt.Unix(), 10)+".jpg", key[strings.LastIndexByte(key, '/')+1:])
 		rc, info, err := bs.Get(context.Background(), key)
 		require.NoError(t, err)

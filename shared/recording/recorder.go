@@ -89,6 +89,14 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// MP4KeyPrefix and HLSKeyPrefix are the default MP4Prefix and HLSPrefix: the
+// AWS bucket's lifecycle rules and the gateway's and workers' IAM policies are
+// written for them (terraform/modules/storage, ingest, processing).
+const (
+	MP4KeyPrefix = "recordings/"
+	HLSKeyPrefix = "vod/"
+)
+
 func (c *Config) setDefaults() error {
 	switch {
 	case c.SpoolDir == "":
@@ -99,10 +107,10 @@ func (c *Config) setDefaults() error {
 		return errors.New("recording: Store is required")
 	}
 	if c.MP4Prefix == "" {
-		c.MP4Prefix = "recordings/"
+		c.MP4Prefix = MP4KeyPrefix
 	}
 	if c.HLSPrefix == "" {
-		c.HLSPrefix = "vod/"
+		c.HLSPrefix = HLSKeyPrefix
 	}
 	for _, p := range []string{c.MP4Prefix, c.HLSPrefix} {
 		if err := blob.ValidatePrefix(p); err != nil || !strings.HasSuffix(p, "/") {

@@ -138,10 +138,16 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// ClipKey is the blob key prefix of a clip started at unix seconds; the clip
-// is ClipKey+".mp4" and its picture ClipKey+".jpg".
+// KeyPrefix starts every motion clip's blob key: the AWS bucket's lifecycle
+// rule and the workers' IAM policy are written for it (terraform/modules/storage,
+// terraform/modules/processing).
+const KeyPrefix = "motion/"
+
+// ClipKey is the blob key prefix of a clip started at unix seconds,
+// motion/{channelId}/{broadcastId}/{unix}; the clip is ClipKey+".mp4" and its
+// picture ClipKey+".jpg".
 func ClipKey(channelID, broadcastID string, unix int64) string {
-	return channelID + "/motion/" + broadcastID + "/" + strconv.FormatInt(unix, 10)
+	return KeyPrefix + channelID + "/" + broadcastID + "/" + strconv.FormatInt(unix, 10)
 }
 
 // Run watches src for motion and records clips until the stream ends (nil)

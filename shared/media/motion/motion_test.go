@@ -175,7 +175,7 @@ func TestMotionClip(t *testing.T) {
 	require.Equal(t, []string{c.Key, c.PictureKey}, r.Keys)
 	require.Equal(t, store.StatusComplete, r.Status)
 	require.InDelta(t, 7000, float64(r.DurationMillis), 700)
-	require.True(t, strings.HasPrefix(c.Key, "cam1/motion/2026-12-06T00-00-00Z/"))
+	require.True(t, strings.HasPrefix(c.Key, "motion/cam1/2026-12-06T00-00-00Z/"))
 }
 
 // TestMotionStill: a scene without motion records nothing.
@@ -200,4 +200,11 @@ func TestMotionStill(t *testing.T) {
 	spool, err := os.ReadDir(filepath.Join(dir, "spool"))
 	require.NoError(t, err)
 	require.Empty(t, spool, "no spool files left")
+}
+
+// Clip keys live under the prefix the AWS bucket's lifecycle rule and the
+// workers' IAM policy name (terraform/modules/storage, modules/processing).
+func TestClipKey(t *testing.T) {
+	require.Equal(t, "motion/", KeyPrefix)
+	require.Equal(t, "motion/cam1/b-20261206/1796540400", ClipKey("cam1", "b-20261206", 1796540400))
 }

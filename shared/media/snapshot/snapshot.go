@@ -1,6 +1,6 @@
 // Package snapshot takes JPG pictures of live streams (a channel's `snapshots`
 // setting, the earlier solution's isImage/image_time): one every interval,
-// stored in the blob store under {channelId}/snapshots/{broadcastId}/{unix}.jpg,
+// stored in the blob store under snapshots/{channelId}/{broadcastId}/{unix}.jpg,
 // each indexed in the store as a recording of kind snapshot, the latest kept in
 // memory and served at /{channelId}/snapshot.jpg.
 //
@@ -80,9 +80,15 @@ func BroadcastID(started time.Time) string {
 	return started.UTC().Format("2006-01-02T15-04-05Z")
 }
 
-// SnapshotKey is the blob key of the picture taken at unix seconds.
+// KeyPrefix starts every snapshot's blob key: the AWS bucket's lifecycle rule
+// and the workers' IAM policy are written for it (terraform/modules/storage,
+// terraform/modules/processing).
+const KeyPrefix = "snapshots/"
+
+// SnapshotKey is the blob key of the picture taken at unix seconds:
+// snapshots/{channelId}/{broadcastId}/{unix}.jpg.
 func SnapshotKey(channelID, broadcastID string, unix int64) string {
-	return channelID + "/snapshots/" + broadcastID + "/" + strconv.FormatInt(unix, 10) + ".jpg"
+	return KeyPrefix + channelID + "/" + broadcastID + "/" + strconv.FormatInt(unix, 10) + ".jpg"
 }
 
 // latest is the keyframe state shared by the reader and the ticker.

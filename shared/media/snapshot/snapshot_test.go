@@ -135,7 +135,7 @@ func TestRunCountsFailures(t *testing.T) {
 func TestHandler(t *testing.T) {
 	m := NewManager(ManagerConfig{})
 	pic := []byte("\xff\xd8fake\xff\xd9")
-	m.latest["ch1"] = Picture{ChannelID: "ch1", Key: "ch1/snapshots/b/1.jpg", Taken: time.Now().Add(-3 * time.Second), JPEG: pic}
+	m.latest["ch1"] = Picture{ChannelID: "ch1", Key: "snapshots/ch1/b/1.jpg", Taken: time.Now().Add(-3 * time.Second), JPEG: pic}
 	deny := func(r *http.Request, id string) error {
 		if r.URL.Query().Get("sig") != "ok" {
 			return errors.New("unsigned")
@@ -174,7 +174,7 @@ func TestHandler(t *testing.T) {
 			require.Equal(t, "image/jpeg", w.Header().Get("Content-Type"))
 			require.Equal(t, "public, max-age=2", w.Header().Get("Cache-Control"))
 			require.Equal(t, "*", w.Header().Get("Access-Control-Allow-Origin"))
-			require.Equal(t, "ch1/snapshots/b/1.jpg", w.Header().Get("X-Snapshot-Key"))
+			require.Equal(t, "snapshots/ch1/b/1.jpg", w.Header().Get("X-Snapshot-Key"))
 			if tc.body != nil {
 				require.True(t, bytes.Equal(tc.body, w.Body.Bytes()))
 			}
@@ -187,4 +187,11 @@ func TestHandler(t *testing.T) {
 	require.Equal(t, 1.0, got[`livestack_snapshots_failed_total{stage="store"}`])
 	require.Equal(t, 0.0, got[`livestack_snapshots_failed_total{stage="decode"}`])
 	require.InDelta(t, 3.0, got[`livestack_snapshot_age_seconds{channel="ch1"}`], 1)
+}
+
+// Snapshot keys live under the prefix the AWS bucket's lifecycle rule and the
+// workers' IAM policy name (terraform/modules/storage, modules/processing).
+func TestSnapshotKey(t *testing.T) {
+	require.Equal(t, "snapshots/", KeyPrefix)
+	require.Equal(t, "snapshots/cam1/b-20261206/1796540400.jpg", SnapshotKey("cam1", "b-20261206", 1796540400))
 }
