@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/livestack/livestack/shared/ingest"
 	"github.com/livestack/livestack/shared/media/hub"
 	"github.com/livestack/livestack/shared/playback"
 	"github.com/livestack/livestack/shared/relay"
@@ -136,9 +137,12 @@ var (
 	dRTMPTimeout  = desc("rtmp_handshake_timeouts_total", "Connections dropped for not publishing or playing in time.")
 )
 
-// Refusal reasons reported as labels (fixed, so the series exist from the start).
-var refusalReasons = []string{"unsigned", "malformed_signature", "signature_expired", "bad_signature", "unknown_channel",
-	"channel_disabled", "channel_expired", "already_live", "invalid_channel_id", "authorizer_unavailable", "too_many_streams"}
+// Refusal reasons reported as labels (fixed, so the series exist from the start):
+// every ingest.Reason* (metrics_test.go checks none is missing).
+var refusalReasons = []string{ingest.ReasonUnsigned, ingest.ReasonMalformed, ingest.ReasonSignExpired,
+	ingest.ReasonBadSignature, ingest.ReasonUnknownChannel, ingest.ReasonDisabled, ingest.ReasonChannelExpired,
+	ingest.ReasonAlreadyLive, ingest.ReasonInvalidChannel, ingest.ReasonUnavailable, ingest.ReasonTooManyStreams,
+	ingest.ReasonOutputsDisabled, ingest.ReasonSourceOffline}
 
 // Describe implements prometheus.Collector.
 func (s RTMPSource) Describe(ch chan<- *prometheus.Desc) {
