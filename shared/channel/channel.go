@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -264,8 +265,8 @@ func (c *Channel) Validate() error {
 		if t.FontSize < 0 || t.FontSize > 512 {
 			return bad("watermark.text.fontSize", "must be 0-512, got %d", t.FontSize)
 		}
-		if t.Color != "" && !colorPattern.MatchString(t.Color) {
-			return bad("watermark.text.color", "must be a colour name or #RRGGBB[AA], got %q", t.Color)
+		if _, ok := TextColor(t.Color); !ok {
+			return bad("watermark.text.color", "must be #RRGGBB[AA] or one of %s, got %q", strings.Join(TextColorNames(), ", "), t.Color)
 		}
 		if t.Top < 0 || t.Left < 0 || t.Top > 8192 || t.Left > 8192 {
 			return bad("watermark.text", "top and left must be 0-8192")
@@ -289,7 +290,48 @@ func (c *Channel) Validate() error {
 	return nil
 }
 
-var colorPattern = regexp.MustCompile(`^([a-zA-Z]{1,20}|#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?)$`)
+// DefaultTextColor is the colour of a text watermark without one.
+const DefaultTextColor = "white"
+
+// textColorNames are the colour names a text watermark accepts besides
+// #RRGGBB[AA]: a subset of ffmpeg's colour table (libavutil/parseutils.c), so
+// every accepted name parses in drawtext. The one list both the API (Validate)
+// and the worker (shared/watermark) check against.
+var textColorNames = map[string]bool{
+	"white": true, "black": true, "red": true, "green": true, "blue": true, "yellow": true,
+	"orange": true, "purple": true, "pink": true, "gray": true, "grey": true, "silver": true,
+	"gold": true, "cyan": true, "magenta": true, "lime": true, "navy": true, "maroon": true,
+	"olive": true, "teal": true, "aqua": true, "fuchsia": true, "brown": true, "violet": true,
+}
+
+var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$`)
+
+// TextColor checks a text watermark colour and returns its ffmpeg spelling: a
+// lower-case name (case is ignored), or 0xRRGGBB[AA] for #RRGGBB[AA] (0x is
+// ffmpeg's documented form). Empty means DefaultTextColor. ok is false for
+// anything else.
+func TextColor(c string) (ffmpeg string, ok bool) {
+	if c == "" {
+		return DefaultTextColor, true
+	}
+	if hexColor.MatchString(c) {
+		return "0x" + c[1:], true
+	}
+	if l := strings.ToLower(c); textColorNames[l] {
+		return l, true
+	}
+	return "", false
+}
+
+// TextColorNames lists the accepted colour names, sorted.
+func TextColorNames() []string {
+	out := make([]string, 0, len(textColorNames))
+	for n := range textColorNames {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
 
 func knownRendition(r string) bool {
 	for _, k := range Renditions {

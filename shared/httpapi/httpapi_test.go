@@ -220,6 +220,9 @@ type rejectCase struct {
 	message string
 }
 
+// colorNames are the text watermark colour names (channel.TextColor), as refusals list them.
+const colorNames = "aqua, black, blue, brown, cyan, fuchsia, gold, gray, green, grey, lime, magenta, maroon, navy, olive, orange, pink, purple, red, silver, teal, violet, white, yellow"
+
 // rejectCases are refused creates; also seeds of FuzzCreateChannel.
 var rejectCases = []rejectCase{
 	{"segment too long", `{"outputs":{"hlsSegmentSeconds":31}}`, 400, "invalid_field", "outputs.hlsSegmentSeconds: must be 1-30, got 31"},
@@ -234,7 +237,10 @@ var rejectCases = []rejectCase{
 	{"relay scheme", `{"relay":[{"url":"http://example.com/live/x"}]}`, 400, "invalid_field", `relay[0].url: scheme must be rtmp or rtmps, got "http"`},
 	{"too many relays", `{"relay":[{"url":"rtmp://h/a"},{"url":"rtmp://h/a"},{"url":"rtmp://h/a"},{"url":"rtmp://h/a"},{"url":"rtmp://h/a"},{"url":"rtmp://h/a"},{"url":"rtmp://h/a"},{"url":"rtmp://h/a"},{"url":"rtmp://h/a"}]}`, 400, "invalid_field", "relay: at most 8 targets"},
 	{"watermark image over http", `{"watermark":{"image":{"url":"http://169.254.169.254/latest/meta-data"}}}`, 400, "invalid_field", "watermark.image.url: must be an https:// URL or a blob: key"},
-	{"watermark text colour injection", `{"watermark":{"text":{"text":"x","color":"red:fontfile=/etc/passwd"}}}`, 400, "invalid_field", `watermark.text.color: must be a colour name or #RRGGBB[AA], got "red:fontfile=/etc/passwd"`},
+	{"watermark text colour injection", `{"watermark":{"text":{"text":"x","color":"red:fontfile=/etc/passwd"}}}`, 400, "invalid_field", `watermark.text.color: must be #RRGGBB[AA] or one of ` + colorNames + `, got "red:fontfile=/etc/passwd"`},
+	// Letters, but no name the worker draws (shared/watermark): refused here, not by the worker.
+	{"watermark text colour not supported", `{"watermark":{"text":{"text":"x","color":"chartreuse"}}}`, 400, "invalid_field", `watermark.text.color: must be #RRGGBB[AA] or one of ` + colorNames + `, got "chartreuse"`},
+	{"watermark text colour short hex", `{"watermark":{"text":{"text":"x","color":"#fff"}}}`, 400, "invalid_field", `watermark.text.color: must be #RRGGBB[AA] or one of ` + colorNames + `, got "#fff"`},
 	{"watermark empty text", `{"watermark":{"text":{"text":""}}}`, 400, "invalid_field", "watermark.text.text: must be 1-256 bytes"},
 	{"merge window", `{"delivery":{"mergeWindowMillis":1001}}`, 400, "invalid_field", "delivery.mergeWindowMillis: must be 0-1000, got 1001"},
 	{"id traversal", `{"id":"../../etc/passwd"}`, 400, "invalid_field", "id: must be 1-64 letters, digits, '-' or '_'"},

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -32,36 +31,19 @@ const (
 	MinFontSize      = 8
 	MaxFontSize      = 512
 	MaxOffset        = 8192
-	DefaultTextColor = "white"
+	DefaultTextColor = channel.DefaultTextColor
 )
 
 // ErrInvalid is wrapped by every validation error.
 var ErrInvalid = errors.New("invalid watermark")
 
-// colorNames are the colour names accepted besides #RRGGBB[AA]: a subset of
-// ffmpeg's colour table (libavutil/parseutils.c), so every accepted name
-// parses in drawtext.
-var colorNames = map[string]bool{
-	"white": true, "black": true, "red": true, "green": true, "blue": true, "yellow": true,
-	"orange": true, "purple": true, "pink": true, "gray": true, "grey": true, "silver": true,
-	"gold": true, "cyan": true, "magenta": true, "lime": true, "navy": true, "maroon": true,
-	"olive": true, "teal": true, "aqua": true, "fuchsia": true, "brown": true, "violet": true,
-}
-
-var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$`)
-
 // Color returns the drawtext/ffmpeg spelling of a validated colour: a lower-case
 // name, or 0xRRGGBB[AA] (a '#' would need no escaping, but 0x is ffmpeg's
-// documented form). Empty means DefaultTextColor.
+// documented form). Empty means DefaultTextColor. The rule is
+// channel.TextColor's, so the API refuses what the worker would.
 func Color(c string) (string, error) {
-	if c == "" {
-		return DefaultTextColor, nil
-	}
-	if hexColor.MatchString(c) {
-		return "0x" + c[1:], nil
-	}
-	if l := strings.ToLower(c); colorNames[l] {
-		return l, nil
+	if v, ok := channel.TextColor(c); ok {
+		return v, nil
 	}
 	return "", fmt.Errorf("%w: colour %q is not #RRGGBB[AA] or one of the supported names", ErrInvalid, c)
 }
