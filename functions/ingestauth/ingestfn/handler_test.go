@@ -380,6 +380,10 @@ func TestCallbackSecretAndPushKey(t *testing.T) {
 	if len(a) != 64 || string(a) == string(b) || strings.Contains(string(a), pushKey) {
 		t.Fatalf("derived secrets %q %q", a, b)
 	}
+	// The golden value docs/ingest-callback.md gives (openssl dgst -sha256 -hmac).
+	if want := "7817e28ec5dcda5e0b7a64ef38e076d336fbd347f1d04aea3ca8628984909c88"; string(a) != want {
+		t.Fatalf("derived secret %s, want %s", a, want)
+	}
 	t.Setenv(EnvCallbackSecret, " explicit-secret-value ")
 	if got := CallbackSecret([]byte(pushKey)); string(got) != "explicit-secret-value" {
 		t.Fatalf("override: %q", got)
