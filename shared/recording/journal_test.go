@@ -30,7 +30,7 @@ func syntheticJournal(t testing.TB, frags int) ([]byte, []int64, []int) {
 	init := &fmp4.Init{Tracks: []*fmp4.InitTrack{
 		{ID: videoTrackID, TimeScale: videoTimeScale, Codec: &codecs.H264{SPS: testSPS, PPS: []byte{0x08}}},
 		{ID: audioTrackID, TimeScale: 44100, Codec: &codecs.MPEG4Audio{Config: mpeg4audio.AudioSpecificConfig{
-			Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 44100, ChannelCount: 2}}},
+			Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 44100, ChannelConfig: 2}}},
 	}}
 	j, err := createJournal(path, init)
 	require.NoError(t, err)
