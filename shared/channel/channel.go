@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults applied by Normalize to omitted fields.
@@ -259,11 +260,14 @@ func (c *Channel) Validate() error {
 		}
 	}
 	if t := c.Watermark.Text; t != nil {
-		if len(t.Text) == 0 || len(t.Text) > 256 {
-			return bad("watermark.text.text", "must be 1-256 bytes")
+		if len(t.Text) == 0 || len(t.Text) > MaxWatermarkTextBytes {
+			return bad("watermark.text.text", "must be 1-%d bytes", MaxWatermarkTextBytes)
 		}
-		if t.FontSize < 0 || t.FontSize > 512 {
-			return bad("watermark.text.fontSize", "must be 0-512, got %d", t.FontSize)
+		if !DrawableText(t.Text) {
+			return bad("watermark.text.text", "must be UTF-8 without control characters other than tab and newline")
+		}
+		if t.FontSize != 0 && (t.FontSize < MinFontSize || t.FontSize > MaxFontSize) {
+			return bad("watermark.text.fontSize", "must be 0 (the default) or %d-%d, got %d", MinFontSize, MaxFontSize, t.FontSize)
 		}
 		if _, ok := TextColor(t.Color); !ok {
 			return bad("watermark.text.color", "must be #RRGGBB[AA] or one of %s, got %q", strings.Join(TextColorNames(), ", "), t.Color)
@@ -290,8 +294,31 @@ func (c *Channel) Validate() error {
 	return nil
 }
 
-// DefaultTextColor is the colour of a text watermark without one.
-const DefaultTextColor = "white"
+// Text watermark limits, shared with the worker (shared/watermark) so that the
+// API refuses what the worker would.
+const (
+	// DefaultTextColor is the colour of a text watermark without one.
+	DefaultTextColor = "white"
+	// MaxWatermarkTextBytes bounds the text.
+	MaxWatermarkTextBytes = 256
+	// MinFontSize and MaxFontSize bound a font size other than 0 (the default).
+	MinFontSize = 8
+	MaxFontSize = 512
+)
+
+// DrawableText reports whether a text watermark's text is valid UTF-8 without
+// control characters other than tab and newline.
+func DrawableText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
 
 // textColorNames are the colour names a text watermark accepts besides
 // #RRGGBB[AA]: a subset of ffmpeg's colour table (libavutil/parseutils.c), so

@@ -241,6 +241,8 @@ var rejectCases = []rejectCase{
 	// Letters, but no name the worker draws (shared/watermark): refused here, not by the worker.
 	{"watermark text colour not supported", `{"watermark":{"text":{"text":"x","color":"chartreuse"}}}`, 400, "invalid_field", `watermark.text.color: must be #RRGGBB[AA] or one of ` + colorNames + `, got "chartreuse"`},
 	{"watermark text colour short hex", `{"watermark":{"text":{"text":"x","color":"#fff"}}}`, 400, "invalid_field", `watermark.text.color: must be #RRGGBB[AA] or one of ` + colorNames + `, got "#fff"`},
+	{"watermark font size the worker refuses", `{"watermark":{"text":{"text":"x","fontSize":4}}}`, 400, "invalid_field", "watermark.text.fontSize: must be 0 (the default) or 8-512, got 4"},
+	{"watermark text control character", `{"watermark":{"text":{"text":"a\u0007b"}}}`, 400, "invalid_field", "watermark.text.text: must be UTF-8 without control characters other than tab and newline"},
 	{"watermark empty text", `{"watermark":{"text":{"text":""}}}`, 400, "invalid_field", "watermark.text.text: must be 1-256 bytes"},
 	{"merge window", `{"delivery":{"mergeWindowMillis":1001}}`, 400, "invalid_field", "delivery.mergeWindowMillis: must be 0-1000, got 1001"},
 	{"id traversal", `{"id":"../../etc/passwd"}`, 400, "invalid_field", "id: must be 1-64 letters, digits, '-' or '_'"},

@@ -26,10 +26,10 @@ import (
 
 // Limits on text watermarks.
 const (
-	MaxTextBytes     = 256
+	MaxTextBytes     = channel.MaxWatermarkTextBytes
 	DefaultFontSize  = 24
-	MinFontSize      = 8
-	MaxFontSize      = 512
+	MinFontSize      = channel.MinFontSize
+	MaxFontSize      = channel.MaxFontSize
 	MaxOffset        = 8192
 	DefaultTextColor = channel.DefaultTextColor
 )
