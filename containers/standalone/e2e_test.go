@@ -512,6 +512,9 @@ func TestConnectionAndPublisherLimits(t *testing.T) {
 	_, err := rtmpclient.Publish(context.Background(), in.pushURL("two", time.Now().Add(time.Hour)), rtmpclient.Config{})
 	require.Error(t, err)
 	waitFor(t, 3*time.Second, func() bool { return in.Gateway.RTMP.Counters.RefusedCount(ingest.ReasonTooManyStreams) == 1 }, "publisher limit not applied")
+	// The refused connection must be gone before the idle ones are counted, or
+	// it takes one of their places and the second idle one is rejected.
+	waitFor(t, 3*time.Second, func() bool { return in.Gateway.RTMP.Counters.Active.Load() == 1 }, "refused publisher's connection not closed")
 
 	// Fill the connection limit (1 publisher + 2 idle), the next one is closed at once.
 	addr := strings.TrimPrefix(in.URLs.PushBase, "rtmp://")
