@@ -95,7 +95,9 @@ func (s Spec) FilterGraph() (string, []string, error) {
 		labels[i] = "[v" + strconv.Itoa(i) + "]"
 		in := "[s" + strconv.Itoa(i) + "]"
 		if o.Height > 0 {
-			parts = append(parts, fmt.Sprintf("%sscale=w=-2:h=%d%s", in, o.Height, labels[i]))
+			// Bilinear is visibly indistinguishable from bicubic when scaling
+			// down and costs less (scripts/bench-ladder.sh, docs/performance.md).
+			parts = append(parts, fmt.Sprintf("%sscale=flags=bilinear:w=-2:h=%d%s", in, o.Height, labels[i]))
 		} else {
 			parts = append(parts, in+"null"+labels[i])
 		}
@@ -152,14 +154,19 @@ func (s Spec) Args() ([]string, error) {
 	if s.ImageInput != "" {
 		args = append(args, "-i", "file:"+s.ImageInput)
 	}
-	args = append(args, "-filter_complex", graph)
+	// The filter graph (split + scales) runs on ffmpeg's main thread unless it
+	// gets threads of its own; with them, one process keeps both cores busy.
+	args = append(args, "-filter_complex_threads", "2", "-filter_complex", graph)
 	for _, l := range labels {
 		args = append(args, "-map", l)
 	}
 	if s.Audio {
 		args = append(args, "-map", "0:a:0")
 	}
-	args = append(args, "-c:v", codec, "-preset", preset, "-fps_mode", "passthrough")
+	// zerolatency: no B-frames and no lookahead. A live ladder wants the
+	// latency, and on this 2-core machine it is the difference between 1.5x
+	// and 1.9x realtime for the full 1080p ladder (docs/performance.md).
+	args = append(args, "-c:v", codec, "-preset", preset, "-tune", "zerolatency", "-fps_mode", "passthrough")
 	if s.Threads > 0 {
 		args = append(args, "-threads", strconv.Itoa(s.Threads))
 	}

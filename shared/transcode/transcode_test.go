@@ -87,7 +87,7 @@ func TestArgs(t *testing.T) {
 	args, err := s.Args()
 	require.NoError(t, err)
 	joined := strings.Join(args, " ")
-	require.Contains(t, joined, "-filter_complex [0:v][1:v]overlay[wm];[wm]drawtext=textfile=x,format=yuv420p,split=2[s0][s1];[s0]scale=w=-2:h=360[v0];[s1]null[v1]")
+	require.Contains(t, joined, "-filter_complex [0:v][1:v]overlay[wm];[wm]drawtext=textfile=x,format=yuv420p,split=2[s0][s1];[s0]scale=flags=bilinear:w=-2:h=360[v0];[s1]null[v1]")
 	require.Contains(t, joined, "-i file:/tmp/w/watermark.png")
 	require.Contains(t, joined, "-g 50 -keyint_min 50 -sc_threshold 0")
 	require.Contains(t, joined, "-force_key_frames expr:gte(t,n_forced*2)")
