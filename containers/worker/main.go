@@ -2,6 +2,9 @@
 // the stream from its gateway over internal HTTP-FLV, runs the channel's
 // transcode ladder and watermark in one ffmpeg, and publishes each rendition
 // back into the gateway as "{channelId}/{rendition}" (see shared/worker). It
+// also takes the channel's snapshots and motion clips (the AWS gateway does
+// not), storing them in the assets bucket under snapshots/ and motion/ and
+// indexing them in the table. It
 // exits 0 when the stream ends or on SIGTERM, non-zero when the work cannot
 // be done (bad settings, refused watermark image, unreachable gateway).
 //
@@ -13,6 +16,8 @@
 //	LIVESTACK_PUSH_KEY         hex push key, or
 //	LIVESTACK_PUSH_KEY_SECRET  Secrets Manager ARN/name holding the key bytes
 //	LIVESTACK_TABLE            DynamoDB table holding the channel (shared/store/dynamostore)
+//	LIVESTACK_BUCKET           assets bucket for snapshots and motion clips (as the gateway's)
+//	LIVESTACK_BROADCAST_ID     broadcast named in their keys (set by the scheduler)
 //	LIVESTACK_PRESET           x264 preset (default veryfast)
 //	LIVESTACK_FFMPEG           ffmpeg binary (default ffmpeg)
 //	LIVESTACK_METRICS_ADDR     serve /metrics and /healthz here (optional, e.g. :9102)
@@ -38,6 +43,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/livestack/livestack/shared/blob"
+	"github.com/livestack/livestack/shared/blob/s3blob"
 	"github.com/livestack/livestack/shared/metrics"
 	"github.com/livestack/livestack/shared/runner"
 	"github.com/livestack/livestack/shared/signing"
@@ -101,8 +108,9 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		}
 		defer stopMetrics()
 	}
-	log = log.With("broadcast", getenv(runner.EnvBroadcastID))
-	return worker.Run(ctx, worker.Config{
+	bid := getenv(runner.EnvBroadcastID)
+	log = log.With("broadcast", bid)
+	cfg := worker.Config{
 		ChannelID:   id,
 		LoadChannel: st.GetChannel,
 		Gateway:     gw,
@@ -111,7 +119,36 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		Preset:      getenv("LIVESTACK_PRESET"),
 		Stats:       reg,
 		Logger:      log,
-	})
+		BroadcastID: bid,
+		Index:       st,
+	}
+	if cfg.Blob, err = stillsBlob(ctx, getenv); err != nil {
+		return err
+	}
+	if cfg.Blob != nil {
+		cfg.Pixels = worker.AllPixels
+	} else {
+		log.Warn(envBucket + " is not set: snapshots and motion clips are not taken")
+	}
+	return worker.Run(ctx, cfg)
+}
+
+// envBucket names the assets bucket, as for the gateway (containers/gateway)
+// and in the worker task definition (terraform/modules/processing).
+const envBucket = "LIVESTACK_BUCKET"
+
+// stillsBlob opens the assets bucket named by LIVESTACK_BUCKET, or returns
+// nil when it is not set.
+func stillsBlob(ctx context.Context, getenv func(string) string) (blob.Store, error) {
+	bucket := getenv(envBucket)
+	if bucket == "" {
+		return nil, nil
+	}
+	b, err := s3blob.New(ctx, s3blob.Config{Bucket: bucket, Region: getenv("AWS_REGION")})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envBucket, err)
+	}
+	return b, nil
 }
 
 // secretsAPI is the part of the Secrets Manager client pushKey uses.

@@ -27,8 +27,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/livestack/livestack/shared/blob"
 	"github.com/livestack/livestack/shared/channel"
 	"github.com/livestack/livestack/shared/media/flv"
+	"github.com/livestack/livestack/shared/media/motion"
+	"github.com/livestack/livestack/shared/media/snapshot"
+	"github.com/livestack/livestack/shared/store"
 	"github.com/livestack/livestack/shared/signing"
 	"github.com/livestack/livestack/shared/transcode"
 	"github.com/livestack/livestack/shared/watermark"
@@ -79,6 +83,24 @@ type Config struct {
 	TempDir string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+
+	// Pixels selects the work: TranscodeOnly (the zero value, the
+	// standalone, whose gateway takes snapshots and motion clips itself) or
+	// AllPixels (the AWS task: also the channel's snapshots and motion clips,
+	// each from its own pull of the stream, alongside the ladder).
+	Pixels Pixels
+	// Blob stores snapshots and motion clips; required with AllPixels when
+	// the channel has either on.
+	Blob blob.Store
+	// Index records them as recordings; may be nil.
+	Index store.Recordings
+	// BroadcastID names the broadcast in snapshot and clip keys (the
+	// scheduler's task, LIVESTACK_BROADCAST_ID); empty or unsafe in a key
+	// uses the worker's start time as snapshot.BroadcastID formats it.
+	BroadcastID string
+	// SnapshotCounters and MotionCounters, if set, are updated.
+	SnapshotCounters *snapshot.Counters
+	MotionCounters   *motion.Counters
 }
 
 func (c *Config) setDefaults() error {
@@ -141,7 +163,9 @@ func NeedsWorker(ch *channel.Channel) bool {
 }
 
 // Run processes the channel's stream until it ends or ctx is cancelled, and
-// returns nil then. It returns an error when the work cannot be done at all:
+// returns nil then. With AllPixels, snapshots and motion capture run
+// alongside the ladder (or alone, for a channel with no ladder) and Run
+// returns once all have stopped. It returns an error when the work cannot be done at all:
 // bad configuration, a refused watermark (such as an image URL on a private
 // address), a source that cannot be reached. A channel that needs no work
 // returns nil at once.
@@ -183,10 +207,33 @@ func (w *worker) run(ctx context.Context) error {
 	c := *ch
 	c.Normalize()
 	w.ch = &c
-	if !NeedsWorker(w.ch) {
+	ladder := NeedsWorker(w.ch)
+	stills := w.cfg.Pixels == AllPixels && NeedsStills(w.ch)
+	if !ladder && !stills {
 		w.log.Info("channel needs no transcoding or watermark; worker exits")
 		return nil
 	}
+	if stills && w.cfg.Blob == nil {
+		return fmt.Errorf("worker %s: the channel takes snapshots or motion clips but no blob store is configured", c.ID)
+	}
+	if !stills {
+		return w.runLadder(ctx)
+	}
+	stillsDone := make(chan error, 1)
+	go func() { stillsDone <- w.runStills(ctx) }()
+	var err error
+	if ladder {
+		err = w.runLadder(ctx)
+	}
+	// Snapshots and motion keep going until the stream ends even when the
+	// ladder could not run (a refused watermark image, say).
+	return errors.Join(err, <-stillsDone)
+}
+
+// runLadder runs the transcode ladder (with the watermark) until the stream
+// ends or ctx ends.
+func (w *worker) runLadder(ctx context.Context) error {
+	c := *w.ch
 	dir, err := os.MkdirTemp(w.cfg.TempDir, "livestack-worker-")
 	if err != nil {
 		return fmt.Errorf("worker %s: temp dir: %w", c.ID, err)
