@@ -32,8 +32,8 @@ import (
 	"github.com/livestack/livestack/shared/media/flv"
 	"github.com/livestack/livestack/shared/media/motion"
 	"github.com/livestack/livestack/shared/media/snapshot"
-	"github.com/livestack/livestack/shared/store"
 	"github.com/livestack/livestack/shared/signing"
+	"github.com/livestack/livestack/shared/store"
 	"github.com/livestack/livestack/shared/transcode"
 	"github.com/livestack/livestack/shared/watermark"
 )
