@@ -225,3 +225,51 @@ func TestStillsFromGateway(t *testing.T) {
 		require.True(t, keys[r.Prefix], "indexed key %s is stored", r.Prefix)
 	}
 }
+
+// TestMotionFromGateway is the AWS worker's motion path end to end: testsrc2
+// moves all the time, so a channel with a low threshold records one clip that
+// is finished and stored when the stream ends, under
+// motion/{channel}/{broadcast}/ and indexed as a motion recording.
+func TestMotionFromGateway(t *testing.T) {
+	needFFmpeg(t)
+	g := startGateway(t)
+	g.addChannel(t, &channel.Channel{ID: "yard", Recording: channel.Recording{
+		Motion: channel.Motion{Enabled: true, Percent: 1, Diff: 20, TimeoutSeconds: 1, DurationMillis: 1000}}})
+	srcCtx, stopSrc := context.WithCancel(context.Background())
+	defer stopSrc()
+	src := pushPattern(t, srcCtx, g.pushURL("yard"), "320x240", 15, 15, 5)
+	require.Eventually(t, func() bool { s := g.gw.Hub.Stream("yard"); return s != nil && s.Live() }, 10*time.Second, 50*time.Millisecond)
+
+	blobs, err := fsblob.New(filepath.Join(t.TempDir(), "blobs"))
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	go func() {
+		done <- Run(ctx, Config{
+			ChannelID: "yard", LoadChannel: g.st.GetChannel, Gateway: g.http,
+			PublishURL: SignedPublishURL(g.rtmp, g.signer, "yard", time.Minute),
+			Pixels:     AllPixels, Blob: blobs, Index: g.st, BroadcastID: "b-2",
+			TempDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+	}()
+	require.NoError(t, src.Wait(), "the test pattern ran to its end")
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("worker did not return after the stream ended")
+	}
+
+	recs, err := g.st.ListRecordings(context.Background(), store.RecordingQuery{ChannelID: "yard", Kind: store.KindMotion})
+	require.NoError(t, err)
+	require.NotEmpty(t, recs.Recordings, "a moving pattern records a clip")
+	for _, r := range recs.Recordings {
+		require.Equal(t, "b-2", r.BroadcastID)
+		require.NotEmpty(t, r.Keys)
+		require.True(t, strings.HasPrefix(r.Keys[0], "motion/yard/b-2/") && strings.HasSuffix(r.Keys[0], ".mp4"), r.Keys[0])
+		info, err := blobs.Stat(context.Background(), r.Keys[0])
+		require.NoError(t, err)
+		require.Positive(t, info.Size)
+	}
+}
