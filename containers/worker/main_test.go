@@ -32,3 +32,17 @@ func TestRunConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestStillsBlob: the assets bucket comes from LIVESTACK_BUCKET (the
+// gateway's variable, set by the task definition); without it the worker
+// takes no snapshots or motion clips.
+func TestStillsBlob(t *testing.T) {
+	b, err := stillsBlob(context.Background(), func(string) string { return "" })
+	require.NoError(t, err)
+	require.Nil(t, b)
+
+	env := map[string]string{"LIVESTACK_BUCKET": "assets-bucket", "AWS_REGION": "eu-west-1"}
+	b, err = stillsBlob(context.Background(), func(k string) string { return env[k] })
+	require.NoError(t, err)
+	require.NotNil(t, b)
+}
