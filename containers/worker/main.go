@@ -45,6 +45,8 @@ import (
 
 	"github.com/livestack/livestack/shared/blob"
 	"github.com/livestack/livestack/shared/blob/s3blob"
+	"github.com/livestack/livestack/shared/media/motion"
+	"github.com/livestack/livestack/shared/media/snapshot"
 	"github.com/livestack/livestack/shared/metrics"
 	"github.com/livestack/livestack/shared/runner"
 	"github.com/livestack/livestack/shared/signing"
@@ -101,8 +103,9 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	}
 	defer st.Close()
 	reg := worker.NewRegistry()
+	stills := stillsMetrics{snap: &snapshot.Counters{}, mot: &motion.Counters{}}
 	if addr := getenv("LIVESTACK_METRICS_ADDR"); addr != "" {
-		stopMetrics, err := serveMetrics(addr, reg)
+		_, stopMetrics, err := serveMetrics(addr, reg, stills)
 		if err != nil {
 			return err
 		}
@@ -121,6 +124,9 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		Logger:      log,
 		BroadcastID: bid,
 		Index:       st,
+
+		SnapshotCounters: stills.snap,
+		MotionCounters:   stills.mot,
 	}
 	if cfg.Blob, err = stillsBlob(ctx, getenv); err != nil {
 		return err
@@ -200,18 +206,20 @@ func pushKeyFrom(ctx context.Context, getenv func(string) string, secrets func(c
 	return k, nil
 }
 
-func serveMetrics(addr string, reg *worker.Registry) (func(), error) {
+// serveMetrics serves /metrics and /healthz on addr; it returns the bound
+// address and a function stopping the server.
+func serveMetrics(addr string, sources ...metrics.Source) (string, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics listener: %w", err)
+		return "", nil, fmt.Errorf("metrics listener: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", metrics.Handler(reg))
+	mux.Handle("GET /metrics", metrics.Handler(sources...))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintln(w, `{"status":"ok"}`)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return func() { _ = srv.Close() }, nil
+	return ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
