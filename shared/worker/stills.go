@@ -121,6 +121,7 @@ func (w *worker) pullLoop(ctx context.Context, what string, run func(context.Con
 			if time.Since(start) > w.cfg.StableRun {
 				backoff = w.cfg.MinBackoff
 			}
+			wait = backoff
 			if err == nil {
 				// The pull ended cleanly: look again soon, the stream is
 				// normally gone.
