@@ -49,6 +49,7 @@ import (
 	"github.com/livestack/livestack/shared/recording"
 	"github.com/livestack/livestack/shared/relay"
 	"github.com/livestack/livestack/shared/rtmpserver"
+	"github.com/livestack/livestack/shared/signing"
 	"github.com/livestack/livestack/shared/store"
 	"github.com/livestack/livestack/shared/store/dynamostore"
 )
@@ -128,6 +129,16 @@ func run(ctx context.Context, args []string, ready chan<- started) error {
 	authorizer, err := newAuthorizer(ctx, awsCfg, *callback, *function, *region)
 	if err != nil {
 		return err
+	}
+	// The worker reads a watermarked channel's raw source with a token made
+	// from the push key; viewers get the watermarked "original" instead.
+	var sourceToken func(string) string
+	if key, err := ingestfn.LoadPushKey(ctx, secretsmanager.NewFromConfig(awsCfg)); err != nil {
+		log.Warn("no push key: workers cannot read watermarked channels' sources", "err", err)
+	} else if signer, err := signing.New(key); err != nil {
+		log.Warn("push key unusable: workers cannot read watermarked channels' sources", "err", err)
+	} else {
+		sourceToken = signer.SourceToken
 	}
 
 	hooks := rtmpserver.HookList{}
@@ -221,7 +232,7 @@ func run(ctx context.Context, args []string, ready chan<- started) error {
 		Hub:    hub.Config{MergeWindow: *merge, ReconnectWindow: *reconnect},
 		RTMP:   rtmpserver.Config{Gateway: *advertise, Region: *region},
 		Logger: log,
-	}, gateway.Deps{Authorizer: authorizer, Hooks: hooks, Metrics: sources, Packagers: routes})
+	}, gateway.Deps{Authorizer: authorizer, SourceToken: sourceToken, Hooks: hooks, Metrics: sources, Packagers: routes})
 	if err != nil {
 		return err
 	}

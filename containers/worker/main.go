@@ -117,6 +117,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		ChannelID:   id,
 		LoadChannel: st.GetChannel,
 		Gateway:     gw,
+		SourceToken: signer.SourceToken(id),
 		PublishURL:  worker.SignedPublishURL(rtmpAddr, signer, id, pushTTL),
 		FFmpeg:      getenv("LIVESTACK_FFMPEG"),
 		Preset:      getenv("LIVESTACK_PRESET"),

@@ -15,6 +15,7 @@ import (
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 
 	"github.com/livestack/livestack/shared/channel"
+	"github.com/livestack/livestack/shared/ingest"
 	"github.com/livestack/livestack/shared/media/hub"
 	"github.com/livestack/livestack/shared/transcode"
 )
@@ -36,13 +37,13 @@ type Master struct {
 	rates frameRates
 }
 
-// Variants returns the channel's live template renditions (360p-1080p; not
-// the watermarked "original", which the packagers do not serve yet) as master playlist
-// variants, lowest bandwidth first. query is appended to each URI (so signed
+// Variants returns the channel's live worker renditions (360p-1080p and the
+// watermarked full-size "original") as master playlist variants, lowest
+// bandwidth first. query is appended to each URI (so signed
 // play parameters reach the media playlists).
 func (m *Master) Variants(channelID, query string) []*playlist.MultivariantVariant {
 	var out []*playlist.MultivariantVariant
-	for _, rend := range channel.Renditions {
+	for _, rend := range ingest.RenditionNames {
 		s := m.Hub.Stream(channelID + "/" + rend)
 		if s == nil || !s.Live() {
 			continue
@@ -78,20 +79,31 @@ func (m *Master) Variants(channelID, query string) []*playlist.MultivariantVaria
 	return out
 }
 
-// bandwidth is the variant's peak and average bitrate from its template: the
+// bandwidth is the variant's peak and average bitrate from its template (the
+// "original" has none: its measured rate is used): the
 // worker encodes with maxrate 1.1 x the template's video rate, so that plus
 // the audio bounds every segment. (The hub's measured rate is per wall-clock
 // second: it overshoots after an encoder stall and undershoots while one
 // lasts, so it is shown only when a rendition has no template.)
 func bandwidth(rend string, st hub.Stats) (peak, avg int) {
 	t, ok := transcode.Lookup(rend)
-	if !ok {
-		m := int(st.BitrateIn)
-		return m * 11 / 10, m
-	}
 	audio := 0
 	if st.AudioCodecString != "" {
 		audio = AudioBitrate
+	}
+	if !ok {
+		if m := int(st.BitrateIn); m > 0 {
+			return m * 11 / 10, m
+		}
+		// Not measured yet: the worker's target for a source of this size
+		// (transcode.Plan without the source's measured bitrate).
+		br := transcode.DefaultOriginalBitrate
+		for _, t := range transcode.Templates {
+			if t.Height == st.Height {
+				br = t.Bitrate
+			}
+		}
+		return br*11/10 + audio, br + audio
 	}
 	return t.Bitrate*11/10 + audio, t.Bitrate + audio
 }

@@ -27,6 +27,12 @@ func TestBandwidth(t *testing.T) {
 	peak, avg = bandwidth("original", hub.Stats{BitrateIn: 2_500_000})
 	require.Equal(t, 2_750_000, peak)
 	require.Equal(t, 2_500_000, avg)
+	// Not measured yet: the worker's target for the source's size.
+	peak, avg = bandwidth("original", hub.Stats{Height: 720, AudioCodecString: "mp4a.40.2"})
+	require.Equal(t, 1_100_000+AudioBitrate, peak)
+	require.Equal(t, 1_000_000+AudioBitrate, avg)
+	_, avg = bandwidth("original", hub.Stats{Height: 1000})
+	require.Equal(t, 2_500_000, avg)
 }
 
 func TestMasterErrors(t *testing.T) {

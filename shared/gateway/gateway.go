@@ -48,6 +48,9 @@ type Deps struct {
 	Authorizer ingest.Authorizer
 	Hooks      rtmpserver.StreamHooks
 	PlayAuth   playback.Authorizer
+	// SourceToken lets an internal reader with the token read a watermarked
+	// channel's raw source (playback.Config.SourceToken); may be nil.
+	SourceToken func(channelID string) string
 	// Routes are extra HTTP handlers by path prefix ("/api/", "/console/").
 	Routes map[string]http.Handler
 	// Metrics are extra metric sources.
@@ -126,7 +129,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	if g.RTMP, err = rtmpserver.New(rc); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	g.Playback = playback.New(playback.Config{Hub: g.Hub, Authorize: deps.PlayAuth, WriteTimeout: cfg.PlayWriteTimeout, SendBuffer: cfg.PlaySendBuffer, Logger: cfg.Logger})
+	g.Playback = playback.New(playback.Config{Hub: g.Hub, Authorize: deps.PlayAuth, SourceToken: deps.SourceToken, WriteTimeout: cfg.PlayWriteTimeout, SendBuffer: cfg.PlaySendBuffer, Logger: cfg.Logger})
 	g.mux = http.NewServeMux()
 	g.Playback.Register(g.mux)
 	g.mux.Handle(abr.Pattern, &abr.Master{Hub: g.Hub, Authorize: deps.PlayAuth})

@@ -18,6 +18,16 @@ const RenditionOriginal = "original"
 // "{channelId}/{rendition}": the transcode templates plus RenditionOriginal.
 var RenditionNames = append(append([]string{}, channel.Renditions...), RenditionOriginal)
 
+// ViewKey is the hub key viewers of channel ch's own stream id are served:
+// "{id}/original" (the worker's watermarked re-encode) when the channel has a
+// watermark, so no viewer can bypass it; "" otherwise (the stream itself).
+func ViewKey(ch *channel.Channel, id string) string {
+	if ch == nil || (ch.Watermark.Text == nil && ch.Watermark.Image == nil) || !channel.ValidID(id) {
+		return ""
+	}
+	return id + "/" + RenditionOriginal
+}
+
 // SplitRendition splits a publish name "{channelId}/{rendition}" made by a
 // worker; ok is false for anything else (plain channel ids included).
 func SplitRendition(name string) (channelID, rendition string, ok bool) {

@@ -5,6 +5,7 @@ package playback
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -32,9 +33,19 @@ type Config struct {
 	// autotuning. A small buffer bounds kernel memory per stalled viewer and makes
 	// stalls visible sooner, at the cost of throughput on long paths.
 	SendBuffer int
+	// SourceToken, when set, returns the token (SourceTokenHeader) that lets
+	// an internal reader (the AWS worker) read a watermarked channel's raw
+	// source at /{channelId}/live.flv; everyone else is served the channel's
+	// watermarked "{channelId}/original". nil: nobody reads the raw source
+	// over HTTP.
+	SourceToken func(channelID string) string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
+
+// SourceTokenHeader carries Config.SourceToken on an internal request for a
+// watermarked channel's raw source.
+const SourceTokenHeader = "X-Livestack-Source-Token"
 
 // Counters are totals since start, for /metrics.
 type Counters struct {
@@ -90,7 +101,7 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 // renditions a path may name after the channel id.
-var renditions = map[string]bool{"360p": true, "480p": true, "720p": true, "1080p": true, "source": true}
+var renditions = map[string]bool{"360p": true, "480p": true, "720p": true, "1080p": true, "original": true, "source": true}
 
 // streamKey maps the path values onto a hub key: "{channel}" or "{channel}/{rendition}".
 func streamKey(r *http.Request) (channelID, key string, err error) {
@@ -145,6 +156,9 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, merge bool) (
 			return nil, "", false
 		}
 	}
+	if key == id {
+		key = s.viewKey(r, id)
+	}
 	if r.Method == http.MethodHead {
 		// Headers only: a HEAD response has no body and takes no viewer slot.
 		if s.cfg.Hub.Stream(key) == nil {
@@ -177,6 +191,24 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, merge bool) (
 		return nil, "", false
 	}
 	return sub, key, true
+}
+
+// viewKey is the hub key a request for channel id's own stream plays: the
+// stream's ViewKey (a watermarked channel's "{id}/original") unless the
+// request carries the internal source token.
+func (s *Server) viewKey(r *http.Request, id string) string {
+	st := s.cfg.Hub.Stream(id)
+	if st == nil || st.ViewKey() == "" {
+		return id
+	}
+	if s.cfg.SourceToken != nil {
+		if got := r.Header.Get(SourceTokenHeader); got != "" {
+			if want := s.cfg.SourceToken(id); want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 {
+				return id
+			}
+		}
+	}
+	return st.ViewKey()
 }
 
 // remoteIP trims the port of r.RemoteAddr for logs.

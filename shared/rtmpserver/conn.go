@@ -193,6 +193,9 @@ func (h *connHandler) OnPublish(_ *rtmp.StreamContext, _ uint32, cmd *message.Ne
 	}
 	ch := grant.Channel
 	opts := hub.PublishOptions{Remote: h.remote, Session: h.session, NoDirectPlay: ch != nil && !ch.Outputs.FLVEnabled()}
+	if grant.Rendition == "" {
+		opts.ViewAs = ingest.ViewKey(ch, id) // a watermarked channel plays its worker's "original"
+	}
 	if ch != nil && ch.Delivery.MergeWindowMillis != nil {
 		d := time.Duration(*ch.Delivery.MergeWindowMillis) * time.Millisecond
 		opts.MergeWindow = &d
@@ -377,7 +380,11 @@ func (h *connHandler) OnPlay(sctx *rtmp.StreamContext, _ uint32, cmd *message.Ne
 			return fmt.Errorf("play %s: %w", id, err)
 		}
 	}
-	sub, err := h.srv.cfg.Hub.Subscribe(id, hub.SubscribeOptions{})
+	key := id
+	if s := h.srv.cfg.Hub.Stream(id); s != nil && s.ViewKey() != "" {
+		key = s.ViewKey() // watermarked: never the raw source
+	}
+	sub, err := h.srv.cfg.Hub.Subscribe(key, hub.SubscribeOptions{})
 	if err == nil && !sub.Stream().DirectPlay() {
 		sub.Close()
 		err = errors.New("FLV/RTMP output is off for this channel")

@@ -150,3 +150,14 @@ func allDigits(s string) bool {
 	}
 	return true
 }
+
+// SourceToken is the token an internal reader (the AWS worker) presents to
+// read a watermarked channel's raw source from the gateway
+// (playback.SourceTokenHeader): HMAC-SHA256 of the channel id under the push
+// key, in a domain of its own so it is never a valid push signature. It does
+// not expire; it names one channel, and only the push key's holders can make it.
+func (s *Signer) SourceToken(channelID string) string {
+	h := hmac.New(sha256.New, s.key)
+	h.Write([]byte("livestack raw source v1\x00" + channelID))
+	return hex.EncodeToString(h.Sum(nil))
+}

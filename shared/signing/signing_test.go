@@ -296,3 +296,11 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+func TestSourceToken(t *testing.T) {
+	s := testSigner(t)
+	// printf 'livestack raw source v1\x00ch1' | openssl dgst -sha256 -mac HMAC -macopt hexkey:0001…1f
+	require.Equal(t, "b5db7ddd0fd96aae89ac73f90cf8f6ac118dee8f46312883c6641e03f4eafce8", s.SourceToken("ch1"))
+	require.NotEqual(t, s.SourceToken("ch1"), s.SourceToken("ch2"))
+	require.NotEqual(t, s.SourceToken("ch1"), s.ForEpoch(1).SourceToken("ch1"))
+}

@@ -84,7 +84,7 @@ func startGateway(t *testing.T) *testGateway {
 		RTMPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Hub:    hub.Config{ReconnectWindow: 3 * time.Second},
 		Logger: log,
-	}, gateway.Deps{Authorizer: &ingest.Local{Store: st, Signer: signer}, Hooks: hooks})
+	}, gateway.Deps{Authorizer: &ingest.Local{Store: st, Signer: signer}, Hooks: hooks, SourceToken: signer.SourceToken})
 	require.NoError(t, err)
 	require.NoError(t, gw.Listen())
 	ctx, cancel := context.WithCancel(context.Background())

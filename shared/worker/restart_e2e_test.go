@@ -42,6 +42,7 @@ func TestRestartAfterKill(t *testing.T) {
 			ChannelID:   "cam",
 			LoadChannel: g.st.GetChannel,
 			Gateway:     g.http,
+			SourceToken: g.signer.SourceToken("cam"), // the raw source, not the watermarked original
 			PublishURL:  SignedPublishURL(g.rtmp, g.signer, "cam", time.Minute),
 			Preset:      "ultrafast",
 			Stats:       reg,

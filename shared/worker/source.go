@@ -11,6 +11,7 @@ import (
 
 	"github.com/livestack/livestack/shared/media/flv"
 	"github.com/livestack/livestack/shared/media/hub"
+	"github.com/livestack/livestack/shared/playback"
 )
 
 // ErrSourceGone is returned by Source.Open when the stream is not live: the
@@ -44,6 +45,10 @@ var defaultSourceClient = &http.Client{Transport: &http.Transport{
 // (the internal address; workers are never exposed).
 type HTTPSource struct {
 	URL string
+	// Token, when set, is sent as playback.SourceTokenHeader so the gateway
+	// serves a watermarked channel's raw source (viewers get the watermarked
+	// "original" at the same URL).
+	Token string
 	// Client defaults to one with 5 s connect and 10 s response-header timeouts.
 	Client *http.Client
 }
@@ -53,6 +58,9 @@ func (s HTTPSource) Open(ctx context.Context) (TagReader, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", s.URL, err)
+	}
+	if s.Token != "" {
+		req.Header.Set(playback.SourceTokenHeader, s.Token)
 	}
 	c := s.Client
 	if c == nil {

@@ -51,6 +51,10 @@ type Config struct {
 	Gateway string
 	// Source overrides the pull (HubSource in standalone).
 	Source Source
+	// SourceToken is sent with the default HTTP pull (signing.Signer.
+	// SourceToken of the channel): a watermarked channel's raw source is
+	// served to it only, everyone else gets the watermarked "original".
+	SourceToken string
 	// PublishURL returns the RTMP URL a rendition is published to, signed for
 	// "{channelId}/{rendition}" (see SignedPublishURL). It is called on every
 	// ffmpeg start, so signatures may be short-lived. Required.
@@ -114,7 +118,7 @@ func (c *Config) setDefaults() error {
 		if c.Gateway == "" {
 			return errors.New("worker: Gateway or Source is required")
 		}
-		c.Source = HTTPSource{URL: "http://" + c.Gateway + "/" + c.ChannelID + "/live.flv"}
+		c.Source = HTTPSource{URL: "http://" + c.Gateway + "/" + c.ChannelID + "/live.flv", Token: c.SourceToken}
 	}
 	if c.FFmpeg == "" {
 		c.FFmpeg = "ffmpeg"

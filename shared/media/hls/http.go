@@ -17,7 +17,7 @@ import (
 const LiveFile = "live.m3u8"
 
 // renditions a path may name after the channel id ("source" is the channel itself).
-var renditions = map[string]bool{"360p": true, "480p": true, "720p": true, "1080p": true, "source": true}
+var renditions = map[string]bool{"360p": true, "480p": true, "720p": true, "1080p": true, "original": true, "source": true}
 
 // RegisterPlayback adds the HLS, CMAF and DASH routes to mux:
 // /{channel}/{file} and /{channel}/{rendition}/{file}. Playback authorization
@@ -89,6 +89,13 @@ func (m *Manager) serve(w http.ResponseWriter, r *http.Request, auth playback.Au
 		w = rw
 	}
 	e := m.lookup(key)
+	if e != nil && key == id {
+		if vk := e.stream.ViewKey(); vk != "" {
+			// A watermarked channel plays its worker's "{id}/original", never
+			// the raw source; until that is live it is not available.
+			e = m.lookup(vk)
+		}
+	}
 	if e == nil {
 		httpError(w, http.StatusNotFound, "stream not live")
 		return

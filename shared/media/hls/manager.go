@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/livestack/livestack/shared/channel"
+	"github.com/livestack/livestack/shared/ingest"
 	"github.com/livestack/livestack/shared/media/cmaf"
 	"github.com/livestack/livestack/shared/media/hub"
 )
@@ -113,7 +114,7 @@ func (m *Manager) StreamStarted(ctx context.Context, ch *channel.Channel, s *hub
 		return
 	}
 	m.start(ctx, ch, s)
-	if ch.Transcode.Enabled && len(ch.Transcode.Renditions) > 0 {
+	if len(workerRenditions(ch)) > 0 {
 		go m.watchRenditions(ctx, ch, s)
 	}
 }
@@ -125,6 +126,7 @@ func (m *Manager) wanted(ch *channel.Channel) bool {
 // watchRenditions packages the worker's rendition streams "{channel}/{rendition}"
 // while the source stream lives: the RTMP server starts no hooks for them.
 func (m *Manager) watchRenditions(ctx context.Context, ch *channel.Channel, src *hub.Stream) {
+	rends := workerRenditions(ch)
 	t := time.NewTicker(m.cfg.RenditionPoll)
 	defer t.Stop()
 	for {
@@ -139,7 +141,7 @@ func (m *Manager) watchRenditions(ctx context.Context, ch *channel.Channel, src 
 		if h == nil {
 			continue
 		}
-		for _, r := range ch.Transcode.Renditions {
+		for _, r := range rends {
 			st := h.Stream(ch.ID + "/" + r)
 			if st == nil {
 				continue
@@ -152,6 +154,19 @@ func (m *Manager) watchRenditions(ctx context.Context, ch *channel.Channel, src 
 			}
 		}
 	}
+}
+
+// workerRenditions are the rendition streams a channel's worker publishes:
+// its transcode templates, and "original" when it has a watermark.
+func workerRenditions(ch *channel.Channel) []string {
+	var out []string
+	if ch.Transcode.Enabled {
+		out = append(out, ch.Transcode.Renditions...)
+	}
+	if ingest.ViewKey(ch, ch.ID) != "" {
+		out = append(out, ingest.RenditionOriginal)
+	}
+	return out
 }
 
 func (m *Manager) start(ctx context.Context, ch *channel.Channel, s *hub.Stream) {

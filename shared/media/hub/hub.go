@@ -121,6 +121,10 @@ type PublishOptions struct {
 	// NoDirectPlay marks a stream that is not played as-is (FLV/RTMP) by
 	// viewers, only packaged or processed (the channel turned FLV off).
 	NoDirectPlay bool
+	// ViewAs, when set, is the hub key viewers are served instead of this
+	// stream (a watermarked channel's "{id}/original"): the stream itself is
+	// only for internal readers such as the worker. See Stream.ViewKey.
+	ViewAs string
 }
 
 // Publish starts publishing key. A stream waiting in its reconnect window is

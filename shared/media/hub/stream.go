@@ -62,10 +62,20 @@ type Stream struct {
 	stats streamStats
 
 	noDirectPlay atomic.Bool
+	viewAs       atomic.Pointer[string]
 }
 
 // DirectPlay reports whether viewers may play the stream as-is (HTTP-FLV, RTMP).
 func (s *Stream) DirectPlay() bool { return !s.noDirectPlay.Load() }
+
+// ViewKey is the hub key viewers must be served instead of this stream
+// (PublishOptions.ViewAs), or "" when viewers play the stream itself.
+func (s *Stream) ViewKey() string {
+	if v := s.viewAs.Load(); v != nil {
+		return *v
+	}
+	return ""
+}
 
 func newStream(h *Hub, key string) *Stream {
 	s := &Stream{
@@ -105,6 +115,8 @@ func (s *Stream) attach(opts PublishOptions) (*Publisher, error) {
 		s.merge = *opts.MergeWindow
 	}
 	s.noDirectPlay.Store(opts.NoDirectPlay)
+	viewAs := opts.ViewAs
+	s.viewAs.Store(&viewAs)
 	p := &Publisher{s: s, remote: opts.Remote, session: opts.Session}
 	s.publisher = p
 	reconnect := s.anyMedia
