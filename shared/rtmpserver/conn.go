@@ -41,6 +41,12 @@ type serverConn struct {
 // Read hands go-rtmp only bytes the guard has checked: chunk and message sizes
 // and AMF0 commands are validated before go-rtmp parses them (see rtmpguard).
 func (c *serverConn) Read(b []byte) (int, error) {
+	// go-rtmp calls Read from the goroutine that runs OnPlay, and only once it
+	// has finished with everything already read, including the onStatus it
+	// writes after OnPlay returns: from here on media writes cannot race it.
+	if g := c.h.playGate.Swap(nil); g != nil {
+		close(*g)
+	}
 	n, err := c.guard.Read(b)
 	c.read.Add(int64(n))
 	if err != nil && errors.Is(err, rtmpguard.ErrViolation) && !c.violated.Swap(true) {
@@ -84,6 +90,9 @@ type connHandler struct {
 
 	app   string
 	state atomic.Int32 // connState
+	// playGate is closed once go-rtmp is done writing its reply to play
+	// (ChunkStreamer.Write is not safe for concurrent use).
+	playGate atomic.Pointer[chan struct{}]
 
 	// publish
 	pub       *hub.Publisher
@@ -402,7 +411,9 @@ func (h *connHandler) OnPlay(sctx *rtmp.StreamContext, _ uint32, cmd *message.Ne
 		h.srv.Counters.Players.Add(-1)
 		return err
 	}
-	go h.play(sub, sctx.StreamID)
+	gate := make(chan struct{})
+	h.playGate.Store(&gate)
+	go h.play(sub, sctx.StreamID, gate)
 	return nil
 }
 
@@ -438,12 +449,17 @@ const (
 	csidVideo = 7
 )
 
-func (h *connHandler) play(sub *hub.Subscriber, streamID uint32) {
+func (h *connHandler) play(sub *hub.Subscriber, streamID uint32, gate <-chan struct{}) {
 	defer func() {
 		sub.Close()
 		h.srv.Counters.Players.Add(-1)
 		h.conn.Close()
 	}()
+	select {
+	case <-gate:
+	case <-h.ctx.Done():
+		return
+	}
 	h.log.Info("play started")
 	var pkts []*hub.Packet
 	for {
