@@ -86,8 +86,10 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { _ = st.Close() })
 	ctx := context.Background()
 	for id, mod := range map[string]func(*channel.Channel){
-		"plain":     func(*channel.Channel) {},
-		"ladder":    func(c *channel.Channel) { c.Transcode = channel.Transcode{Enabled: true, Renditions: []string{"360p", "720p"}} },
+		"plain": func(*channel.Channel) {},
+		"ladder": func(c *channel.Channel) {
+			c.Transcode = channel.Transcode{Enabled: true, Renditions: []string{"360p", "720p"}}
+		},
 		"snapshots": func(c *channel.Channel) { c.Recording.Snapshots = true },
 		"motion":    func(c *channel.Channel) { c.Recording.Motion.Enabled = true },
 		"watermark": func(c *channel.Channel) { c.Watermark.Text = &channel.TextWatermark{Text: "hi"} },
