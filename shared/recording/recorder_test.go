@@ -583,7 +583,10 @@ func TestMP4SurvivesSkips(t *testing.T) {
 	// 12 s of media at once: the recorder falls behind and is moved to the
 	// latest keyframe, past the sequence headers it never read.
 	publish(t, pub, tags, 0, 0)
-	time.Sleep(500 * time.Millisecond)
+	// On a loaded machine the recorder may not have read anything yet: end
+	// the stream only once it has started its recording.
+	require.Eventually(t, func() bool { return e.rec.Active() >= 1 }, 15*time.Second, 20*time.Millisecond, "the recorder never started a recording")
+	time.Sleep(300 * time.Millisecond)
 	pub.Close("done")
 	r := e.waitReady(1)[0]
 	require.NotEmpty(t, r.Keys)

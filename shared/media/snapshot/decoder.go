@@ -285,6 +285,9 @@ func (p *Persistent) Decode(ctx context.Context, k Keyframe) ([]byte, error) {
 	if d == nil {
 		var err error
 		if d, err = p.start(k.Header, reorder); err != nil {
+			// a decoder that cannot even start counts like one that died
+			// (the metric and the callers' backoff see every failed process)
+			p.restarts++
 			return nil, err
 		}
 		p.proc = d
