@@ -251,6 +251,9 @@ func (s *Server) onConnect(conn net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig)
 	h := newConnHandler(s, conn)
 	return h.conn, &rtmp.ConnConfig{
 		Handler: h,
+		// go-rtmp's 4 KB default costs one read(2) per chunk; a larger buffer
+		// takes a whole keyframe's chunks in a few reads.
+		ReaderBufferSize: 64 << 10,
 		ControlState: rtmp.StreamControlStateConfig{
 			DefaultBandwidthWindowSize: 6 * 1024 * 1024 / 8,
 			MaxChunkSize:               maxChunkSize,
