@@ -104,30 +104,13 @@ func (m *Manager) StreamStarted(ctx context.Context, ch *channel.Channel, s *hub
 func (m *Manager) runStream(ctx context.Context, channelID, bid string, settings channel.Motion, s *hub.Stream) {
 	log := m.log.With("channel", channelID, "broadcast", bid)
 	log.Info("motion capture started", "percent", settings.Percent, "diff", settings.Diff, "timeout_s", settings.TimeoutSeconds)
-	for {
-		src, err := snapshot.NewHubSource(s)
-		if err != nil {
-			return
-		}
-		err = Run(ctx, Config{
+	snapshot.Resume(ctx, s, log, "motion capture", func(ctx context.Context, src *snapshot.HubSource) error {
+		return Run(ctx, Config{
 			ChannelID: channelID, BroadcastID: bid, Settings: settings,
 			PreRoll: m.cfg.PreRoll, MaxClip: m.cfg.MaxClip, FFmpeg: m.cfg.FFmpeg, SpoolDir: m.cfg.SpoolDir,
 			Blob: m.cfg.Blob, Index: m.cfg.Index, Counters: &m.Counters, OnClip: m.cfg.OnClip, Logger: m.log,
 		}, src)
-		src.Close()
-		if err == nil || ctx.Err() != nil {
-			log.Info("motion capture stopped")
-			return
-		}
-		log.Warn("motion capture interrupted; resuming", "error", err)
-		select {
-		case <-time.After(time.Second):
-		case <-ctx.Done():
-			return
-		case <-s.Done():
-			return
-		}
-	}
+	})
 }
 
 // Close stops every stream's capture (finishing clips being recorded) and

@@ -99,12 +99,8 @@ func (m *Manager) runStream(ctx context.Context, channelID, bid string, interval
 	defer dec.Close()
 	log := m.log.With("channel", channelID, "broadcast", bid)
 	log.Info("snapshots started", "interval", interval)
-	for {
-		src, err := NewHubSource(s)
-		if err != nil {
-			return // the stream ended
-		}
-		err = Run(ctx, Config{
+	Resume(ctx, s, log, "snapshots", func(ctx context.Context, src *HubSource) error {
+		err := Run(ctx, Config{
 			ChannelID: channelID, BroadcastID: bid, Interval: interval,
 			Blob: m.cfg.Blob, Index: m.cfg.Index, Decoder: dec, Counters: &m.Counters, Logger: m.log,
 			OnPicture: func(p Picture) {
@@ -114,20 +110,8 @@ func (m *Manager) runStream(ctx context.Context, channelID, bid string, interval
 			},
 		}, src)
 		m.Counters.SourceRestart.Add(int64(src.Skips))
-		src.Close()
-		if err == nil || ctx.Err() != nil {
-			log.Info("snapshots stopped")
-			return
-		}
-		log.Warn("snapshots interrupted; resuming", "error", err)
-		select {
-		case <-time.After(time.Second):
-		case <-ctx.Done():
-			return
-		case <-s.Done():
-			return
-		}
-	}
+		return err
+	})
 }
 
 // Latest returns the channel's latest picture of its current broadcast.

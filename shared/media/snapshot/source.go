@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/livestack/livestack/shared/media/flv"
 	"github.com/livestack/livestack/shared/media/hub"
@@ -165,4 +167,30 @@ func Classify(typ flv.TagType, ts uint32, data []byte) (Packet, bool) {
 		return p, false
 	}
 	return p, true
+}
+
+// Resume runs attempt on fresh hub subscriptions to s until it returns nil,
+// ctx ends or the stream ends, waiting a second after each error. The
+// snapshot and motion managers share it; what names the work in the logs.
+func Resume(ctx context.Context, s *hub.Stream, log *slog.Logger, what string, attempt func(ctx context.Context, src *HubSource) error) {
+	for {
+		src, err := NewHubSource(s)
+		if err != nil {
+			return // the stream ended
+		}
+		err = attempt(ctx, src)
+		src.Close()
+		if err == nil || ctx.Err() != nil {
+			log.Info(what + " stopped")
+			return
+		}
+		log.Warn(what+" interrupted; resuming", "error", err)
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+			return
+		case <-s.Done():
+			return
+		}
+	}
 }
