@@ -582,11 +582,10 @@ func TestMP4SurvivesSkips(t *testing.T) {
 	e.rec.StreamStarted(context.Background(), ch, pub.Stream())
 	// 12 s of media at once: the recorder falls behind and is moved to the
 	// latest keyframe, past the sequence headers it never read.
+	// The stream ends at once: on a loaded machine the recorder reads its
+	// first packets only after that, and the hub still gives it the headers
+	// it skipped over.
 	publish(t, pub, tags, 0, 0)
-	// On a loaded machine the recorder may not have read anything yet: end
-	// the stream only once it has started its recording.
-	require.Eventually(t, func() bool { return e.rec.Active() >= 1 }, 15*time.Second, 20*time.Millisecond, "the recorder never started a recording")
-	time.Sleep(300 * time.Millisecond)
 	pub.Close("done")
 	r := e.waitReady(1)[0]
 	require.NotEmpty(t, r.Keys)

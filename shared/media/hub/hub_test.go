@@ -193,6 +193,58 @@ func TestSlowSubscriberSkipsThenDropped(t *testing.T) {
 	require.Equal(t, int64(1), s.Stats().SubscribersDropped)
 }
 
+// A subscriber that skips over header packets it never read gets the current
+// headers before the keyframe it resumes on; one that read them does not.
+func TestSkipResendsUnreadHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		headersRead bool // the subscriber read the headers before falling behind
+		change      bool // a new video header arrives while it lags
+		want        int  // header packets before the keyframe
+	}{
+		{name: "subscribed before any header", want: 2},
+		{name: "headers read, no change", headersRead: true, want: 0},
+		{name: "headers read, then changed", headersRead: true, change: true, want: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newTestHub(Config{MaxLag: 500 * time.Millisecond, MaxSkips: 10})
+			p, err := h.Publish("ch", PublishOptions{})
+			require.NoError(t, err)
+			var sub *Subscriber
+			if !tc.headersRead {
+				sub, err = h.Subscribe("ch", SubscribeOptions{Internal: true})
+				require.NoError(t, err)
+			}
+			require.NoError(t, p.WriteVideo(0, avcHeader))
+			require.NoError(t, p.WriteAudio(0, aacHeader))
+			ts := publishGOPs(t, p, 0, 1, 10)
+			if tc.headersRead {
+				sub, err = h.Subscribe("ch", SubscribeOptions{Internal: true})
+				require.NoError(t, err)
+				_, err = sub.Read(context.Background(), nil)
+				require.NoError(t, err)
+			}
+			if tc.change {
+				changed := append([]byte{}, avcHeader...)
+				changed[len(changed)-1] = 1
+				require.NoError(t, p.WriteVideo(ts, changed))
+			}
+			ts = publishGOPs(t, p, ts, 3, 10) // 1 s: beyond MaxLag
+			pkts, err := sub.Read(context.Background(), nil)
+			require.NoError(t, err)
+			require.Equal(t, int64(1), sub.Skipped())
+			n := 0
+			for n < len(pkts) && pkts[n].Header {
+				require.Equal(t, pkts[tc.want].Time, pkts[n].Time, "headers are stamped where the subscriber resumes")
+				n++
+			}
+			require.Equal(t, tc.want, n, "header packets before the keyframe")
+			require.True(t, pkts[n].Keyframe, "then the keyframe it resumes on")
+			require.Greater(t, pkts[n].Time, uint32(300))
+		})
+	}
+}
+
 func TestMergeWindowBatchesWakeups(t *testing.T) {
 	mw := 40 * time.Millisecond
 	h := newTestHub(Config{})

@@ -31,6 +31,10 @@ type Stream struct {
 	// current headers; hdrGen counts changes.
 	meta, vhdr, ahdr *Packet
 	hdrGen           uint64
+	// hdrSeq is the sequence number of the latest header packet appended
+	// (valid when hasHdr): a subscriber skipping past it is sent the headers.
+	hdrSeq uint64
+	hasHdr bool
 	hasVideo         bool
 	// lastTime is the highest hub timestamp appended; lastVideo/lastAudio per track.
 	lastTime, lastVideo, lastAudio uint32
@@ -205,6 +209,7 @@ func (s *Stream) appendLocked(p *Packet) {
 	syncPoint := false
 	switch {
 	case p.Header:
+		s.hdrSeq, s.hasHdr = seq, true
 	case p.Type == flv.TagVideo:
 		syncPoint = p.Keyframe
 	case p.Type == flv.TagAudio:

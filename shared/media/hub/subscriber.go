@@ -62,7 +62,8 @@ func (sub *Subscriber) Read(ctx context.Context, dst []*Packet) ([]*Packet, erro
 			limit = s.flushSeq
 		}
 		if sub.cursor < head && (sub.cursor < s.base || s.lastTime-s.pkts[sub.cursor-s.base].Time > uint32(s.hub.cfg.MaxLag.Milliseconds())) {
-			if !sub.skip(head) {
+			var ok bool
+			if dst, ok = sub.skip(head, dst); !ok {
 				s.mu.RUnlock()
 				s.hub.countDrop()
 				s.stats.dropped.Add(1)
@@ -141,8 +142,11 @@ func (sub *Subscriber) begin() {
 }
 
 // skip moves a lagging subscriber to the latest sync point; it reports false
-// when the subscriber skipped too often and must be dropped.
-func (sub *Subscriber) skip(head uint64) bool {
+// when the subscriber skipped too often and must be dropped. When the skip
+// passes over a header packet the subscriber has not read, the current headers
+// are appended to dst, restamped to where it resumes, so a decoder or muxer
+// that had not been configured yet (or that missed a change) can go on.
+func (sub *Subscriber) skip(head uint64, dst []*Packet) ([]*Packet, bool) {
 	s := sub.s
 	now := s.hub.cfg.now()
 	cut := now.Add(-s.hub.cfg.SkipPeriod)
@@ -157,14 +161,27 @@ func (sub *Subscriber) skip(head uint64) bool {
 	s.stats.skips.Add(1)
 	s.hub.countSkip()
 	if len(sub.skips) > s.hub.cfg.MaxSkips {
-		return false
+		return dst, false
 	}
+	from := max(sub.cursor, sub.headersUntil)
+	t := s.lastTime
 	if s.hasGOP && s.gop >= s.base && s.gop > sub.cursor {
 		sub.cursor, sub.waitKey = s.gop, false
+		t = s.pkts[s.gop-s.base].Time
 	} else {
 		sub.cursor, sub.waitKey = head, true
 	}
-	return true
+	if s.hasHdr && s.hdrSeq >= from && s.hdrSeq < sub.cursor {
+		if s.meta != nil {
+			dst = append(dst, s.meta)
+		}
+		for _, h := range []*Packet{s.vhdr, s.ahdr} {
+			if h != nil {
+				dst = append(dst, h.withTime(t))
+			}
+		}
+	}
+	return dst, true
 }
 
 // Skipped is how many times the subscriber skipped to a keyframe.
