@@ -33,9 +33,9 @@ type Stream struct {
 	hdrGen           uint64
 	// hdrSeq is the sequence number of the latest header packet appended
 	// (valid when hasHdr): a subscriber skipping past it is sent the headers.
-	hdrSeq uint64
-	hasHdr bool
-	hasVideo         bool
+	hdrSeq   uint64
+	hasHdr   bool
+	hasVideo bool
 	// lastTime is the highest hub timestamp appended; lastVideo/lastAudio per track.
 	lastTime, lastVideo, lastAudio uint32
 	anyMedia                       bool
