@@ -107,6 +107,7 @@ func run(ctx context.Context, args []string, ready chan<- started) error {
 	advertise := fs.String("advertise", env("LIVESTACK_ADVERTISE_ADDR", ""), "address edges and workers reach this gateway's HTTP on, recorded on sessions; default: the task's private IP from the ECS metadata endpoint (env LIVESTACK_ADVERTISE_ADDR)")
 	region := fs.String("region", env("AWS_REGION", ""), "region recorded on sessions (env AWS_REGION)")
 	dataDir := fs.String("data-dir", env(EnvDataDir, "/var/lib/livestack"), "recording spool directory (env LIVESTACK_DATA_DIR)")
+	readBatch := fs.Duration("rtmp-read-batch", envDur("LIVESTACK_RTMP_READ_BATCH", 100*time.Millisecond), "batch a publisher's socket reads this long while nobody watches it at low latency; 0 = off (env LIVESTACK_RTMP_READ_BATCH)")
 	merge := fs.Duration("merge-window", envDur("LIVESTACK_MERGE_WINDOW", 70*time.Millisecond), "media batched per viewer write (env LIVESTACK_MERGE_WINDOW)")
 	reconnect := fs.Duration("reconnect-window", envDur("LIVESTACK_RECONNECT_WINDOW", 10*time.Second), "how long viewers wait for a dropped publisher (env LIVESTACK_RECONNECT_WINDOW)")
 	cmafMode := fs.String("cmaf-mode", env("LIVESTACK_CMAF_MODE", "ll"), "ll (LL-HLS: parts, blocking reload; the CDN must key on _HLS_msn/_HLS_part) or cdn (whole segments only); see docs/hls.md (env LIVESTACK_CMAF_MODE)")
@@ -230,7 +231,7 @@ func run(ctx context.Context, args []string, ready chan<- started) error {
 		RTMPAddr: *rtmpAddr, RTMPSAddr: *rtmpsAddr, HTTPAddr: *httpAddr,
 		TLSCertFile: *cert, TLSKeyFile: *key,
 		Hub:    hub.Config{MergeWindow: *merge, ReconnectWindow: *reconnect},
-		RTMP:   rtmpserver.Config{Gateway: *advertise, Region: *region},
+		RTMP:   rtmpserver.Config{Gateway: *advertise, Region: *region, ReadBatch: offIfZero(*readBatch)},
 		Logger: log,
 	}, gateway.Deps{Authorizer: authorizer, SourceToken: sourceToken, Hooks: hooks, Metrics: sources, Packagers: routes})
 	if err != nil {
@@ -306,4 +307,13 @@ func newAuthorizer(ctx context.Context, awsCfg aws.Config, callbackURL, function
 		return &ingest.Callback{URL: "https://ingestauth.invalid/", Secret: secret, Client: client}, nil
 	}
 	return nil, fmt.Errorf("set %s (or %s), or %s", EnvIngestAuthURL, EnvCallbackURL, EnvIngestAuthFunction)
+}
+
+// offIfZero maps a flag's 0 (off) onto a negative duration, which the
+// rtmpserver and hub configs read as off (their 0 means the default).
+func offIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -20,6 +20,7 @@ type config struct {
 	PublicHost       string
 	AdminToken       string
 	MergeWindow      time.Duration
+	ReadBatch        time.Duration
 	ReconnectWindow  time.Duration
 	IdleTimeout      time.Duration
 	HandshakeTimeout time.Duration
@@ -78,6 +79,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.TLSKey, "tls-key", env("LIVESTACK_TLS_KEY", ""), "PEM private key for RTMPS (env LIVESTACK_TLS_KEY)")
 	fs.StringVar(&c.PublicHost, "public-host", env("LIVESTACK_PUBLIC_HOST", "localhost"), "host name put in push and play URLs (env LIVESTACK_PUBLIC_HOST)")
 	fs.DurationVar(&c.MergeWindow, "merge-window", envDur("LIVESTACK_MERGE_WINDOW", DefaultMergeWindow), "media batched per write to a viewer; 0 writes every frame at once (env LIVESTACK_MERGE_WINDOW)")
+	fs.DurationVar(&c.ReadBatch, "rtmp-read-batch", envDur("LIVESTACK_RTMP_READ_BATCH", 100*time.Millisecond), "batch a publisher's socket reads this long while nobody watches it at low latency (no FLV/RTMP viewer, no LL-HLS, no transcode); 0 reads every message at once (env LIVESTACK_RTMP_READ_BATCH)")
 	fs.DurationVar(&c.ReconnectWindow, "reconnect-window", envDur("LIVESTACK_RECONNECT_WINDOW", 10*time.Second), "how long viewers wait for a dropped publisher to come back (env LIVESTACK_RECONNECT_WINDOW)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", envDur("LIVESTACK_IDLE_TIMEOUT", 15*time.Second), "drop a publisher that sends no media this long (env LIVESTACK_IDLE_TIMEOUT)")
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", envDur("LIVESTACK_HANDSHAKE_TIMEOUT", 10*time.Second), "time allowed from connect to publish or play (env LIVESTACK_HANDSHAKE_TIMEOUT)")
@@ -107,6 +109,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.PartDuration < 50*time.Millisecond || c.PartDuration > 2*time.Second {
 		return c, fmt.Errorf("-hls-part-duration: must be 50ms-2s, got %s", c.PartDuration)
+	}
+	if c.ReadBatch < 0 || c.ReadBatch > time.Second {
+		return c, fmt.Errorf("-rtmp-read-batch: must be 0-1s, got %s", c.ReadBatch)
 	}
 	if c.MergeWindow < 0 || c.MergeWindow > time.Second {
 		return c, fmt.Errorf("-merge-window: must be 0-1s, got %s", c.MergeWindow)

@@ -56,10 +56,35 @@ func (c *serverConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// rawConn reads the socket for the guard.
-type rawConn struct{ net.Conn }
+// sockReader reads the socket for the guard, from go-rtmp's goroutine (the
+// one that runs the handler's callbacks, so it may use h.pub). go-rtmp reads
+// through a 64 KB buffer and calls Read only once it has handled everything
+// the previous read brought. While the connection publishes, Read therefore
+// first wakes the stream's subscribers for that batch (hub DeferWake), and,
+// when nobody watches the stream at low latency, waits until ReadBatch after
+// the previous read so the next read brings a whole interval of media. A read
+// that filled at least half the buffer is followed at once (the publisher
+// sends faster than that), so batching never holds a publisher back.
+type sockReader struct {
+	net.Conn
+	h    *connHandler
+	last time.Time
+	full bool
+}
 
-func (r rawConn) Read(b []byte) (int, error) { return r.Conn.Read(b) }
+func (r *sockReader) Read(b []byte) (int, error) {
+	if pub := r.h.pub; pub != nil {
+		pub.Flush()
+		if d := r.h.srv.cfg.ReadBatch; d > 0 && !r.full && !pub.Stream().LowLatency() {
+			if wait := time.Until(r.last.Add(d)); wait > 0 {
+				time.Sleep(wait)
+			}
+		}
+	}
+	n, err := r.Conn.Read(b)
+	r.last, r.full = time.Now(), n >= len(b)/2
+	return n, err
+}
 
 func (c *serverConn) Close() error {
 	if c.closed.Swap(true) {
@@ -127,7 +152,7 @@ func newConnHandler(s *Server, c net.Conn) *connHandler {
 		session: hex.EncodeToString(id[:]),
 	}
 	h.conn.h = h
-	h.conn.guard = rtmpguard.NewReader(rawConn{c}, rtmpguard.Limits{
+	h.conn.guard = rtmpguard.NewReader(&sockReader{Conn: c, h: h}, rtmpguard.Limits{
 		MaxMessageSize:  int(s.cfg.MaxMessageSize),
 		MaxChunkSize:    maxChunkSize,
 		MaxChunkStreams: maxChunkStreams,
@@ -201,7 +226,7 @@ func (h *connHandler) OnPublish(_ *rtmp.StreamContext, _ uint32, cmd *message.Ne
 		return h.refuse(id, err)
 	}
 	ch := grant.Channel
-	opts := hub.PublishOptions{Remote: h.remote, Session: h.session, NoDirectPlay: ch != nil && !ch.Outputs.FLVEnabled()}
+	opts := hub.PublishOptions{Remote: h.remote, Session: h.session, NoDirectPlay: ch != nil && !ch.Outputs.FLVEnabled(), DeferWake: true}
 	if grant.Rendition == "" {
 		opts.ViewAs = ingest.ViewKey(ch, id) // a watermarked channel plays its worker's "original"
 	}

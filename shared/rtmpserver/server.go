@@ -80,6 +80,14 @@ type Config struct {
 	MaxMessageSize uint32
 	// DefaultMergeWindow is used for channels without their own setting.
 	DefaultMergeWindow time.Duration
+	// ReadBatch batches a publisher's socket reads while nobody watches its
+	// stream at low latency (hub.Stream.LowLatency: no FLV/RTMP viewer, no
+	// LL-HLS packager, no transcoder): a read waits until ReadBatch after the
+	// previous one, so the media of that interval arrives in one system call
+	// and one wake-up of the packagers instead of one per message. It delays
+	// nothing anyone watches: HLS segments and recordings are cut seconds
+	// apart. Default 100 ms; negative disables.
+	ReadBatch time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -105,6 +113,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = 8 << 20
+	}
+	if c.ReadBatch == 0 {
+		c.ReadBatch = 100 * time.Millisecond
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -103,6 +103,8 @@ func (h *httpReader) Close() error         { return h.body.Close() }
 
 // HubSource reads the stream straight from an in-process hub (standalone), as
 // an internal subscriber: it works even when the channel's FLV output is off.
+// Its renditions are watched live, so it asks for media without delay
+// (hub.SubscribeOptions.LowLatency).
 type HubSource struct {
 	Hub *hub.Hub
 	Key string
@@ -110,7 +112,7 @@ type HubSource struct {
 
 // Open subscribes to the stream; a missing stream is ErrSourceGone.
 func (s HubSource) Open(ctx context.Context) (TagReader, error) {
-	sub, err := s.Hub.Subscribe(s.Key, hub.SubscribeOptions{Internal: true})
+	sub, err := s.Hub.Subscribe(s.Key, hub.SubscribeOptions{Internal: true, LowLatency: true})
 	if errors.Is(err, hub.ErrNotFound) {
 		return nil, fmt.Errorf("source %s: %w", s.Key, ErrSourceGone)
 	}

@@ -78,8 +78,11 @@ type entry struct {
 	seg *Segmenter
 }
 
+// subOpts: the TS packager wants every packet but no wake-up per packet
+// (merged); LL-HLS parts are watched live, so with CMAF the publisher is asked
+// for media at once (hub.Stream.LowLatency).
 func (e *entry) subOpts() hub.SubscribeOptions {
-	return hub.SubscribeOptions{Internal: true, Merge: e.cmaf == nil}
+	return hub.SubscribeOptions{Internal: true, Merge: e.cmaf == nil, LowLatency: e.cmaf != nil}
 }
 
 // NewManager returns a Manager.

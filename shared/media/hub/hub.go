@@ -125,6 +125,12 @@ type PublishOptions struct {
 	// stream (a watermarked channel's "{id}/original"): the stream itself is
 	// only for internal readers such as the worker. See Stream.ViewKey.
 	ViewAs string
+	// DeferWake holds back waking subscribers until Publisher.Flush. A
+	// publisher that receives media in batches (the RTMP server: everything
+	// one socket read brought) flushes once per batch, so a subscriber wakes
+	// once per batch instead of once per message. Subscribers that read
+	// without waiting still see every packet at once.
+	DeferWake bool
 }
 
 // Publish starts publishing key. A stream waiting in its reconnect window is

@@ -336,3 +336,90 @@ func TestMergeWindowEndsBatchesOnVideoFrames(t *testing.T) {
 		require.Equal(t, flv.TagVideo, b.end, "batches end on a video frame: %+v", got)
 	}
 }
+
+// With DeferWake a waiting subscriber wakes at Flush, once for everything
+// appended since; a subscriber that reads without waiting sees it at once.
+func TestDeferWakeWakesAtFlush(t *testing.T) {
+	h := newTestHub(Config{})
+	p, err := h.Publish("ch", PublishOptions{DeferWake: true})
+	require.NoError(t, err)
+	require.NoError(t, p.WriteVideo(0, avcHeader))
+	publishGOPs(t, p, 0, 1, 1)
+	p.Flush()
+	sub, err := h.Subscribe("ch", SubscribeOptions{Internal: true})
+	require.NoError(t, err)
+	_, err = sub.Read(context.Background(), nil)
+	require.NoError(t, err)
+
+	got := make(chan int, 1)
+	go func() {
+		pkts, _ := sub.Read(context.Background(), nil)
+		got <- len(pkts)
+	}()
+	time.Sleep(20 * time.Millisecond) // the reader is waiting
+	for i := 0; i < 3; i++ {
+		require.NoError(t, p.WriteVideo(uint32(100+33*i), inter()))
+	}
+	select {
+	case n := <-got:
+		t.Fatalf("woken before Flush with %d packets", n)
+	case <-time.After(50 * time.Millisecond):
+	}
+	p.Flush()
+	select {
+	case n := <-got:
+		require.Equal(t, 3, n, "one wake-up carries the whole batch")
+	case <-time.After(2 * time.Second):
+		t.Fatal("not woken by Flush")
+	}
+
+	other, err := h.Subscribe("ch", SubscribeOptions{Internal: true})
+	require.NoError(t, err)
+	require.NoError(t, p.WriteVideo(300, inter()))
+	pkts, err := other.Read(context.Background(), nil)
+	require.NoError(t, err)
+	require.Equal(t, uint32(300), pkts[len(pkts)-1].Time, "a reader that does not wait sees unflushed packets")
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			pkts, err := sub.Read(context.Background(), nil)
+			if err != nil || pkts[len(pkts)-1].Time == 400 {
+				return
+			}
+		}
+	}()
+	time.Sleep(20 * time.Millisecond)
+	require.NoError(t, p.WriteVideo(400, inter()))
+	p.Close("bye") // Close flushes
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not wake the reader")
+	}
+}
+
+func TestLowLatencyCountsViewersAndFlaggedSubscribers(t *testing.T) {
+	h := newTestHub(Config{})
+	p, err := h.Publish("ch", PublishOptions{})
+	require.NoError(t, err)
+	s := p.Stream()
+	for _, tc := range []struct {
+		opts SubscribeOptions
+		want bool
+	}{
+		{SubscribeOptions{Internal: true}, false},
+		{SubscribeOptions{Internal: true, LowLatency: true}, true},
+		{SubscribeOptions{}, true},
+		{SubscribeOptions{Merge: true}, true},
+	} {
+		require.False(t, s.LowLatency())
+		sub, err := s.Subscribe(tc.opts)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, s.LowLatency(), "%+v", tc.opts)
+		sub.Close()
+		sub.Close() // twice is harmless
+	}
+	require.False(t, s.LowLatency())
+}

@@ -17,6 +17,8 @@ type Publisher struct {
 	mapped bool
 	closed atomic.Bool
 	kicked atomic.Bool
+	// deferWake: PublishOptions.DeferWake; dirty: appended since the last Flush.
+	deferWake, dirty bool
 }
 
 // Stream returns the stream being published.
@@ -90,11 +92,26 @@ func (p *Publisher) WriteMetadata(data []byte) error {
 	return nil
 }
 
+// Flush wakes the subscribers waiting for what was appended since the last
+// Flush (see PublishOptions.DeferWake; without it every append wakes them and
+// Flush does nothing).
+func (p *Publisher) Flush() {
+	if !p.dirty {
+		return
+	}
+	p.dirty = false
+	s := p.s
+	s.mu.Lock()
+	s.wakeLocked()
+	s.mu.Unlock()
+}
+
 // Close ends the publish session; the stream waits ReconnectWindow for a new one.
 func (p *Publisher) Close(reason string) {
 	if p.closed.Swap(true) {
 		return
 	}
+	p.Flush()
 	p.s.detach(p, reason)
 }
 
@@ -108,8 +125,11 @@ func (s *Stream) appendMapped(pub *Publisher, pkt *Packet, raw uint32) {
 	if !pkt.Header {
 		s.stats.media(pkt, s.hub.cfg.now())
 	}
-	s.appendLocked(pkt)
+	s.appendLocked(pkt, !pub.deferWake)
 	s.mu.Unlock()
+	if pub.deferWake {
+		pub.dirty = true
+	}
 }
 
 // mapTime keeps each track's timestamps monotonic and continuous across

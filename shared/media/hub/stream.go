@@ -67,7 +67,15 @@ type Stream struct {
 
 	noDirectPlay atomic.Bool
 	viewAs       atomic.Pointer[string]
+	// lowLatency counts the subscribers that want media without delay.
+	lowLatency atomic.Int32
 }
+
+// LowLatency reports whether someone reads the stream live at low latency: a
+// viewer, or an internal subscriber with SubscribeOptions.LowLatency. When
+// nobody does (a camera only packaged as HLS and recorded), a publisher may
+// batch its input for efficiency (the RTMP server's read batching).
+func (s *Stream) LowLatency() bool { return s.lowLatency.Load() > 0 }
 
 // DirectPlay reports whether viewers may play the stream as-is (HTTP-FLV, RTMP).
 func (s *Stream) DirectPlay() bool { return !s.noDirectPlay.Load() }
@@ -121,7 +129,7 @@ func (s *Stream) attach(opts PublishOptions) (*Publisher, error) {
 	s.noDirectPlay.Store(opts.NoDirectPlay)
 	viewAs := opts.ViewAs
 	s.viewAs.Store(&viewAs)
-	p := &Publisher{s: s, remote: opts.Remote, session: opts.Session}
+	p := &Publisher{s: s, remote: opts.Remote, session: opts.Session, deferWake: opts.DeferWake}
 	s.publisher = p
 	reconnect := s.anyMedia
 	s.stats.publisherAttached(s.hub.cfg.now(), opts.Remote, reconnect)
@@ -196,8 +204,9 @@ func (s *Stream) Kick(reason string) {
 	s.end(reason)
 }
 
-// appendLocked adds one packet; called by the publisher with s.mu held.
-func (s *Stream) appendLocked(p *Packet) {
+// appendLocked adds one packet and, when wake is set, wakes the waiting
+// subscribers; called by the publisher with s.mu held.
+func (s *Stream) appendLocked(p *Packet, wake bool) {
 	if s.ended {
 		return
 	}
@@ -222,15 +231,22 @@ func (s *Stream) appendLocked(p *Packet) {
 		s.gop, s.hasGOP = seq, true
 	}
 	s.trim()
-	if s.wakeUsed.Load() {
-		close(s.wake)
-		s.wake = make(chan struct{})
-		s.wakeUsed.Store(false)
+	if wake {
+		s.wakeLocked()
 	}
 	if s.mergeSubs > 0 && s.merge > 0 {
 		s.batch(p)
 	} else {
 		s.flushSeq = seq + 1
+	}
+}
+
+// wakeLocked wakes the subscribers waiting for a packet. Called with s.mu held.
+func (s *Stream) wakeLocked() {
+	if s.wakeUsed.Load() {
+		close(s.wake)
+		s.wake = make(chan struct{})
+		s.wakeUsed.Store(false)
 	}
 }
 
@@ -341,6 +357,9 @@ func (s *Stream) Subscribe(opts SubscribeOptions) (*Subscriber, error) {
 	if sub.merge {
 		s.mergeSubs++
 	}
+	if opts.lowLatency() {
+		s.lowLatency.Add(1)
+	}
 	return sub, nil
 }
 
@@ -351,6 +370,9 @@ func (s *Stream) unsubscribe(sub *Subscriber) {
 	}
 	if sub.merge {
 		s.mergeSubs--
+	}
+	if sub.opts.lowLatency() {
+		s.lowLatency.Add(-1)
 	}
 	s.mu.Unlock()
 }

@@ -17,7 +17,13 @@ type SubscribeOptions struct {
 	// Internal subscribers (packagers, recorders, relays) do not count as viewers
 	// and are not limited by MaxViewersPerStream.
 	Internal bool
+	// LowLatency marks an internal subscriber whose output people watch live
+	// and would see delayed (the LL-HLS packager, a transcoder). Viewers
+	// (non-internal subscribers) always count as such. See Stream.LowLatency.
+	LowLatency bool
 }
+
+func (o SubscribeOptions) lowLatency() bool { return !o.Internal || o.LowLatency }
 
 // Subscriber reads a stream through its own cursor. It is used by one goroutine.
 type Subscriber struct {

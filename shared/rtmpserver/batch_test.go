@@ -1,0 +1,135 @@
+package rtmpserver_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/livestack/livestack/shared/channel"
+	"github.com/livestack/livestack/shared/ingest"
+	"github.com/livestack/livestack/shared/media/flv"
+	"github.com/livestack/livestack/shared/media/hub"
+	"github.com/livestack/livestack/shared/rtmpclient"
+	"github.com/livestack/livestack/shared/rtmpserver"
+)
+
+type allowAll struct{}
+
+func (allowAll) AuthorizePublish(_ context.Context, req ingest.PublishRequest) (ingest.Grant, error) {
+	return ingest.Grant{Channel: &channel.Channel{ID: req.ChannelID, Enabled: true}, LeaseUntil: time.Now().Add(time.Minute)}, nil
+}
+
+func (a allowAll) Renew(ctx context.Context, req ingest.PublishRequest) (ingest.Grant, error) {
+	return a.AuthorizePublish(ctx, req)
+}
+
+func (allowAll) Unpublish(context.Context, ingest.PublishRequest) error { return nil }
+
+func startServer(t *testing.T, batch time.Duration) (*hub.Hub, string) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h := hub.New(hub.Config{Logger: log})
+	srv, err := rtmpserver.New(rtmpserver.Config{Hub: h, Authorizer: allowAll{}, Logger: log, ReadBatch: batch})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln, nil)
+	}()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+		<-done
+		h.Close()
+	})
+	return h, ln.Addr().String()
+}
+
+// A publisher's messages reach the hub in batches of ReadBatch while only
+// internal subscribers (packagers, recorders) read the stream, and one by one
+// once a viewer watches it; either way every message arrives, in order.
+func TestReadBatchOnlyWithoutLowLatencyReaders(t *testing.T) {
+	const batch = 150 * time.Millisecond
+	avcHeader := []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe0, 0, 0}
+	for _, tc := range []struct {
+		name   string
+		opts   hub.SubscribeOptions
+		server time.Duration
+		// bursts: how many groups of messages (arrivals further apart than
+		// 10 ms start a new group) the 60 frames 33 ms apart may come in.
+		minBursts, maxBursts int
+	}{
+		{name: "internal reader only", opts: hub.SubscribeOptions{Internal: true}, server: batch, minBursts: 8, maxBursts: 20},
+		{name: "a viewer", opts: hub.SubscribeOptions{}, server: batch, minBursts: 30, maxBursts: 61},
+		{name: "LL-HLS packager", opts: hub.SubscribeOptions{Internal: true, LowLatency: true}, server: batch, minBursts: 30, maxBursts: 61},
+		{name: "batching off", opts: hub.SubscribeOptions{Internal: true}, server: -1, minBursts: 30, maxBursts: 61},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, addr := startServer(t, tc.server)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			pub, err := rtmpclient.Publish(ctx, "rtmp://"+addr+"/stream/cam", rtmpclient.Config{})
+			require.NoError(t, err)
+			defer pub.Close()
+			require.NoError(t, pub.WriteTag(flv.TagVideo, 0, avcHeader))
+			var s *hub.Stream
+			require.Eventually(t, func() bool { s = h.Stream("cam"); return s != nil }, 5*time.Second, 5*time.Millisecond)
+			sub, err := s.Subscribe(tc.opts)
+			require.NoError(t, err)
+			defer sub.Close()
+
+			arrivals := make(chan []time.Time, 1)
+			go func() {
+				var at []time.Time
+				for len(at) < 60 {
+					pkts, err := sub.Read(ctx, nil)
+					now := time.Now()
+					for _, p := range pkts {
+						if !p.Header {
+							at = append(at, now)
+						}
+					}
+					if err != nil {
+						break
+					}
+				}
+				arrivals <- at
+			}()
+			start := time.Now()
+			for i := 0; i < 60; i++ {
+				time.Sleep(time.Until(start.Add(time.Duration(i) * 33 * time.Millisecond)))
+				frame := []byte{0x27, 1, 0, 0, 0, 0, 0, 0, 1, 0x41}
+				if i == 0 {
+					frame[0] = 0x17
+				}
+				require.NoError(t, pub.WriteTag(flv.TagVideo, uint32(i*33), frame))
+			}
+			var at []time.Time
+			select {
+			case at = <-arrivals:
+			case <-ctx.Done():
+				t.Fatal("not every frame arrived")
+			}
+			require.Len(t, at, 60)
+			bursts := 1
+			for i := 1; i < len(at); i++ {
+				if at[i].Sub(at[i-1]) > 10*time.Millisecond {
+					bursts++
+				}
+			}
+			t.Logf("60 frames in %d bursts", bursts)
+			require.GreaterOrEqual(t, bursts, tc.minBursts)
+			require.LessOrEqual(t, bursts, tc.maxBursts)
+			last := time.Since(start.Add(59 * 33 * time.Millisecond))
+			require.Less(t, last, batch+200*time.Millisecond, "batching delays the last frame by at most about one interval")
+		})
+	}
+}
