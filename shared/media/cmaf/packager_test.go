@@ -322,3 +322,75 @@ func TestAudioOnlyLLHLS(t *testing.T) {
 	require.NoError(t, in.Unmarshal(bytes.NewReader(get(t, p, m.Segments[0].Map).Body.Bytes())))
 	require.Len(t, in.Tracks, 1)
 }
+
+// hls.js (and any LL-HLS client) starts a live stream on the last part marked
+// INDEPENDENT=YES before its start position, then seeks to that position. With
+// segments longer than the GOP, the parts that start on a mid-segment keyframe
+// must be marked too, or the client starts up to a segment back. Checked on the
+// live playlist (the open segment's parts) and on the finished one; the marks
+// must match the media: a part is independent exactly when its first video
+// sample is a sync sample.
+func TestLLHLSMarksEveryKeyframePartIndependent(t *testing.T) {
+	tags := clip(t) // keyframe every second
+	for _, tc := range []struct {
+		name  string
+		until uint32 // feed tags before this time (ms); 0: all, then End
+		// independent parts expected in the playlist, by start time (ms)
+		want []int
+	}{
+		{"live, open segment", 3500, []int{0, 1000, 2000, 3000}},
+		{"ended", 0, []int{0, 1000, 2000, 3000}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := New("k", "tk", Config{SegmentDuration: 2 * time.Second, ListSize: 10})
+			for _, tag := range tags {
+				if tc.until > 0 && tag.Timestamp >= tc.until {
+					break
+				}
+				p.WriteTag(tag.Type, tag.Timestamp, tag.Data)
+			}
+			if tc.until == 0 {
+				p.End()
+			}
+			w := get(t, p, MediaFile)
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			m, err := hlstest.ParseMedia(w.Body.Bytes())
+			require.NoError(t, err, w.Body.String())
+			require.NoError(t, m.Validate(), w.Body.String())
+			require.InDelta(t, 3*m.PartTarget, m.PartHoldBack, 1e-9, "PART-HOLD-BACK: 3 x PART-TARGET (RFC 8216bis 4.4.3.8)")
+
+			var parts []hlstest.Part
+			for _, s := range m.Segments {
+				require.NotEmpty(t, s.Parts, "every segment of 2 lists its parts: %s", w.Body.String())
+				parts = append(parts, s.Parts...)
+			}
+			parts = append(parts, m.Trailing...)
+			if tc.until > 0 {
+				require.NotEmpty(t, m.Trailing, "the open segment's parts")
+			}
+			var got []int
+			at := 0.0
+			for _, pt := range parts {
+				body := get(t, p, pt.URI)
+				require.Equal(t, http.StatusOK, body.Code, pt.URI)
+				var fp fmp4.Parts
+				require.NoError(t, fp.Unmarshal(body.Body.Bytes()))
+				require.Len(t, fp, 1)
+				var video *fmp4.PartTrack
+				for _, tr := range fp[0].Tracks {
+					if tr.ID == videoTrackID {
+						video = tr
+					}
+				}
+				require.NotNil(t, video, pt.URI)
+				require.Equal(t, !video.Samples[0].IsNonSyncSample, pt.Independent,
+					"%s at %.3f s: INDEPENDENT=YES exactly when the part starts on a keyframe", pt.URI, at)
+				if pt.Independent {
+					got = append(got, int(at*1000+0.5))
+				}
+				at += pt.Duration
+			}
+			require.Equal(t, tc.want, got, "independent parts by start time (ms)")
+		})
+	}
+}
