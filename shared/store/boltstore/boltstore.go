@@ -206,7 +206,10 @@ func (s *Store) AcquireSession(ctx context.Context, sess store.Session) error {
 	if err := sess.Validate(); err != nil {
 		return fmt.Errorf("acquire session: %w", err)
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	// Batch: the renewals of many publishers (every 10 s each) share one
+	// transaction and one fsync instead of one each; fn may run twice, and
+	// it is idempotent.
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		// Read the clock once the write lock is held, not while waiting for it.
 		now := s.now()
 		b := tx.Bucket(bucketSessions)
