@@ -631,13 +631,14 @@ func (b *broadcast) writeHLS(log *slog.Logger) {
 	b.mu.Unlock()
 	defer close(end)
 	for seg := range q {
-		if len(seg.Data) == 0 {
+		data := seg.Bytes() // muxed here, off the packager's goroutine, unless a viewer asked first
+		if len(data) == 0 {
 			continue
 		}
 		seq := c.allocSeq()
 		name := fmt.Sprintf("%06d.ts", seq)
 		p := filepath.Join(c.dir, name)
-		err := writeFileSync(p+".tmp", seg.Data)
+		err := writeFileSync(p+".tmp", data)
 		if err == nil {
 			err = os.Rename(p+".tmp", p)
 		}
@@ -646,7 +647,7 @@ func (b *broadcast) writeHLS(log *slog.Logger) {
 		}
 		if err == nil {
 			err = c.log(fileEntry{Seq: seq, Name: name, State: stateReady, DurationMillis: seg.Duration.Milliseconds(),
-				Bytes: int64(len(seg.Data)), Discontinuity: seg.Discontinuity, ProgramDate: seg.ProgramDateTime.UTC()})
+				Bytes: int64(len(data)), Discontinuity: seg.Discontinuity, ProgramDate: seg.ProgramDateTime.UTC()})
 		}
 		if err != nil {
 			log.Error("HLS VOD: segment not spooled", "seq", seg.Seq, "error", err)

@@ -303,11 +303,11 @@ func TestHLSVODPlaylist(t *testing.T) {
 		e.rec.SegmentReady(context.Background(), hls.Segment{
 			StreamKey: "vod1", ChannelID: "vod1", Seq: uint64(10 + i), Start: time.Duration(i) * 2 * time.Second,
 			Duration: 2*time.Second + time.Duration(i)*100*time.Millisecond, Discontinuity: i == 2,
-			ProgramDateTime: start.Add(time.Duration(i) * 2 * time.Second), Data: []byte(fmt.Sprintf("segment %d", i)),
-		})
+			ProgramDateTime: start.Add(time.Duration(i) * 2 * time.Second),
+		}.WithBytes([]byte(fmt.Sprintf("segment %d", i))))
 	}
 	// another stream's segments are not recorded here
-	e.rec.SegmentReady(context.Background(), hls.Segment{StreamKey: "other", Data: []byte("x")})
+	e.rec.SegmentReady(context.Background(), hls.Segment{StreamKey: "other"}.WithBytes([]byte("x")))
 	pub.Close("done")
 	e.rec.StreamEnded(context.Background(), "vod1")
 
@@ -341,7 +341,7 @@ func TestHLSEndsWithoutPackagerAndEmptyRecordingIsRemoved(t *testing.T) {
 	pub, err := e.hub.Publish(ch.ID, hub.PublishOptions{})
 	require.NoError(t, err)
 	e.rec.StreamStarted(context.Background(), ch, pub.Stream())
-	e.rec.SegmentReady(context.Background(), hls.Segment{StreamKey: "quiet", Duration: time.Second, Data: []byte("s")})
+	e.rec.SegmentReady(context.Background(), hls.Segment{StreamKey: "quiet", Duration: time.Second}.WithBytes([]byte("s")))
 	pub.Close("done")
 	r := e.waitReady(1)[0]
 	assert.Equal(t, int64(1000), r.DurationMillis)
@@ -426,7 +426,7 @@ func TestSpoolSurvivesShutdownWithStoreDown(t *testing.T) {
 	require.NoError(t, err)
 	e.rec.StreamStarted(context.Background(), ch, pub.Stream())
 	publish(t, pub, tags, 0, 0)
-	e.rec.SegmentReady(context.Background(), hls.Segment{StreamKey: "down", Duration: 2 * time.Second, Data: []byte("ts")})
+	e.rec.SegmentReady(context.Background(), hls.Segment{StreamKey: "down", Duration: 2 * time.Second}.WithBytes([]byte("ts")))
 	pub.Close("done")
 	e.rec.StreamEnded(context.Background(), "down")
 	require.Eventually(t, func() bool { n, _ := e.rec.SpoolPending(); return n == 4 }, 10*time.Second, 10*time.Millisecond,

@@ -7,27 +7,24 @@ import (
 	"github.com/livestack/livestack/shared/media/flv"
 )
 
-// BenchmarkSegmenter is the MPEG-TS packager's cost per hub packet (one FLV tag:
-// a video frame or an AAC frame) on the 4 s fixture, looped with growing
-// timestamps: ns/op and allocs/op are per packet. Segment buffers are allocated
-// once per segment, so allocs/op stays well under 1.
-//
-//	go test -run x -bench Segmenter -benchmem ./shared/media/hls/
-func BenchmarkSegmenter(b *testing.B) {
-	tags := clip(b)
-	var media []flv.Tag
-	for _, t := range tags {
+// benchFrames is the 4 s fixture's media tags, the two sequence headers first.
+func benchFrames(b *testing.B) (headers, frames []flv.Tag) {
+	var m []flv.Tag
+	for _, t := range clip(b) {
 		if t.Type != flv.TagScript {
-			media = append(media, t)
+			m = append(m, t)
 		}
 	}
-	var bytes int64
-	s := NewSegmenter("k", "k", 2*time.Second, 0, func(seg Segment) { bytes += int64(len(seg.Data)) })
-	// headers first, outside the loop
-	for _, t := range media[:2] {
-		s.WriteTag(t.Type, t.Timestamp, t.Data)
+	return m[:2], m[2:]
+}
+
+// benchSegmenter runs the frames through a segmenter, looped with growing
+// timestamps, b.N packets: ns/op and allocs/op are per hub packet (one FLV tag:
+// a video frame or an AAC frame).
+func benchSegmenter(b *testing.B, w tagWriter, headers, frames []flv.Tag) {
+	for _, t := range headers {
+		w.WriteTag(t.Type, t.Timestamp, t.Data)
 	}
-	frames := media[2:]
 	in := 0
 	for _, t := range frames {
 		in += len(t.Data)
@@ -43,11 +40,65 @@ func BenchmarkSegmenter(b *testing.B) {
 			loop++
 		}
 		t := frames[j]
-		s.WriteTag(t.Type, t.Timestamp+loop*clipMS, t.Data)
+		w.WriteTag(t.Type, t.Timestamp+loop*clipMS, t.Data)
 	}
 	b.StopTimer()
+}
+
+// BenchmarkSegmenter is the MPEG-TS packager's cost per hub packet on the 4 s
+// fixture when nobody asks for the segments: frames are checked, counted in TS
+// packets and collected, never muxed (see BenchmarkMuxSegment for the muxing).
+// The frame slices are allocated once per segment, so allocs/op stays well under 1.
+// TSbytes/op is the size the segments would have, computed without muxing.
+//
+//	go test -run x -bench 'Segmenter|MuxSegment' -benchmem ./shared/media/hls/
+func BenchmarkSegmenter(b *testing.B) {
+	headers, frames := benchFrames(b)
+	var size int64
+	s := NewSegmenter("k", "k", 2*time.Second, 0, func(seg Segment) { size += int64(seg.Size()) })
+	benchSegmenter(b, s, headers, frames)
 	if s.Errors != 0 {
 		b.Fatalf("%d errors", s.Errors)
 	}
-	b.ReportMetric(float64(bytes)/float64(b.N), "TSbytes/op")
+	b.ReportMetric(float64(size)/float64(b.N), "TSbytes/op")
+}
+
+// BenchmarkEagerSegmenter is BenchmarkSegmenter for the segmenter as it was
+// before muxing went lazy (eager_test.go): every frame muxed as it arrives, what
+// a segment costs when it is muxed (BenchmarkSegmenter plus BenchmarkMuxSegment
+// per segment) compared with what every segment cost before.
+func BenchmarkEagerSegmenter(b *testing.B) {
+	headers, frames := benchFrames(b)
+	var size int64
+	s := newEagerSegmenter(2*time.Second, func(seg eagerSegment) { size += int64(len(seg.data)) })
+	benchSegmenter(b, s, headers, frames)
+	if s.Errors != 0 {
+		b.Fatalf("%d errors", s.Errors)
+	}
+	b.ReportMetric(float64(size)/float64(b.N), "TSbytes/op")
+}
+
+// BenchmarkMuxSegment is the cost of producing one 2 s segment's bytes on demand
+// (the first request for it, or the recorder): ns/op per segment, MB/s of TS
+// bytes written, one allocation of the exact size plus the muxer's scratch.
+func BenchmarkMuxSegment(b *testing.B) {
+	headers, frames := benchFrames(b)
+	var segs []Segment
+	s := NewSegmenter("k", "k", 2*time.Second, 0, func(seg Segment) { segs = append(segs, seg) })
+	for _, t := range append(headers, frames...) {
+		s.WriteTag(t.Type, t.Timestamp, t.Data)
+	}
+	s.Flush()
+	if s.Errors != 0 || len(segs) == 0 {
+		b.Fatalf("%d errors, %d segments", s.Errors, len(segs))
+	}
+	body := segs[0].body
+	b.SetBytes(int64(body.size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if data := body.render(); len(data) != body.size {
+			b.Fatalf("muxed %d bytes, sized %d", len(data), body.size)
+		}
+	}
 }

@@ -32,7 +32,9 @@ func itoa(n uint64) string {
 }
 
 // FuzzSegmenterTags feeds arbitrary tag payloads (untrusted publisher bytes) after
-// a valid start: the segmenter must not panic and must emit only whole TS packets.
+// a valid start: the segmenter must not panic, must emit only whole TS packets,
+// and its segments, muxed on demand, must be the eager muxer's bytes with the
+// size announced before muxing.
 func FuzzSegmenterTags(f *testing.F) {
 	tags := clip(f)
 	for i, tag := range tags {
@@ -43,19 +45,16 @@ func FuzzSegmenterTags(f *testing.F) {
 	}
 	f.Add(uint8(flv.TagVideo), uint32(5000), []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 9, 0x65})
 	f.Add(uint8(flv.TagAudio), uint32(5000), []byte{0xAF, 0, 0xFF})
+	f.Add(uint8(flv.TagVideo), uint32(500), []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1F, 0xFD, 0xE1, 0, 4, 0x67, 0x64, 0, 0x1F, 1, 0, 2, 0x68, 0xEE})
 	f.Fuzz(func(t *testing.T, typ uint8, ts uint32, data []byte) {
-		s := NewSegmenter("k", "k", time.Second, 0, func(seg Segment) {
-			if len(seg.Data)%tsPacketSize != 0 {
-				t.Fatalf("segment of %d bytes", len(seg.Data))
+		requireSameAsEager(t, time.Second, func(w tagWriter) {
+			for _, tag := range tags[:40] {
+				w.WriteTag(tag.Type, tag.Timestamp, tag.Data)
+			}
+			w.WriteTag(flv.TagType(typ), ts, data)
+			for _, tag := range tags[40:80] {
+				w.WriteTag(tag.Type, tag.Timestamp+ts, tag.Data)
 			}
 		})
-		for _, tag := range tags[:40] {
-			s.WriteTag(tag.Type, tag.Timestamp, tag.Data)
-		}
-		s.WriteTag(flv.TagType(typ), ts, data)
-		for _, tag := range tags[40:80] {
-			s.WriteTag(tag.Type, tag.Timestamp+ts, tag.Data)
-		}
-		s.Flush()
 	})
 }

@@ -27,7 +27,7 @@ const goldenFile = "testdata/golden_ts.txt"
 type goldenScenario struct {
 	name   string
 	target time.Duration
-	feed   func(s *Segmenter, tags []flv.Tag)
+	feed   func(s tagWriter, tags []flv.Tag)
 }
 
 // media drops script tags.
@@ -41,7 +41,7 @@ func media(tags []flv.Tag) []flv.Tag {
 	return out
 }
 
-func feedTags(s *Segmenter, tags []flv.Tag, base uint32) {
+func feedTags(s tagWriter, tags []flv.Tag, base uint32) {
 	for _, t := range tags {
 		s.WriteTag(t.Type, t.Timestamp+base, t.Data)
 	}
@@ -70,14 +70,14 @@ func seqHeader(tags []flv.Tag, typ flv.TagType) []byte {
 // NAL unit length size changing inside a segment.
 func goldenScenarios() []goldenScenario {
 	return []goldenScenario{
-		{"clip-1s", time.Second, func(s *Segmenter, tags []flv.Tag) { feedTags(s, tags, 0) }},
-		{"clip-2s-loop10", 2 * time.Second, func(s *Segmenter, tags []flv.Tag) {
+		{"clip-1s", time.Second, func(s tagWriter, tags []flv.Tag) { feedTags(s, tags, 0) }},
+		{"clip-2s-loop10", 2 * time.Second, func(s tagWriter, tags []flv.Tag) {
 			m := media(tags)
 			for i := range 10 {
 				feedTags(s, m, uint32(i)*4000)
 			}
 		}},
-		{"codec-change", time.Second, func(s *Segmenter, tags []flv.Tag) {
+		{"codec-change", time.Second, func(s tagWriter, tags []flv.Tag) {
 			m := media(tags)
 			feedTags(s, m, 0)
 			feedTags(s, m, 4000)
@@ -86,21 +86,21 @@ func goldenScenarios() []goldenScenario {
 			s.WriteTag(flv.TagVideo, 8000, changed)
 			feedTags(s, m, 8000)
 		}},
-		{"audio-only", time.Second, func(s *Segmenter, tags []flv.Tag) {
+		{"audio-only", time.Second, func(s tagWriter, tags []flv.Tag) {
 			for _, t := range tags {
 				if t.Type == flv.TagAudio {
 					s.WriteTag(t.Type, t.Timestamp, t.Data)
 				}
 			}
 		}},
-		{"video-only", time.Second, func(s *Segmenter, tags []flv.Tag) {
+		{"video-only", time.Second, func(s tagWriter, tags []flv.Tag) {
 			for _, t := range tags {
 				if t.Type == flv.TagVideo {
 					s.WriteTag(t.Type, t.Timestamp, t.Data)
 				}
 			}
 		}},
-		{"malformed", time.Second, func(s *Segmenter, tags []flv.Tag) {
+		{"malformed", time.Second, func(s tagWriter, tags []flv.Tag) {
 			badP := []byte{0x27, 1, 0, 0, 0, 0, 0, 0, 99, 0x41}  // NAL unit of 99 bytes, 1 there
 			badK := []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 200, 0x65} // a keyframe, as broken
 			for _, t := range tags {
@@ -113,7 +113,7 @@ func goldenScenarios() []goldenScenario {
 				}
 			}
 		}},
-		{"discontinuity", time.Second, func(s *Segmenter, tags []flv.Tag) {
+		{"discontinuity", time.Second, func(s tagWriter, tags []flv.Tag) {
 			for i, t := range tags {
 				s.WriteTag(t.Type, t.Timestamp, t.Data)
 				if i == 50 {
@@ -121,7 +121,7 @@ func goldenScenarios() []goldenScenario {
 				}
 			}
 		}},
-		{"audio-config-change", 2 * time.Second, func(s *Segmenter, tags []flv.Tag) {
+		{"audio-config-change", 2 * time.Second, func(s tagWriter, tags []flv.Tag) {
 			stereo := bytes.Clone(seqHeader(tags, flv.TagAudio))
 			stereo[3] = stereo[3]&^0x78 | 2<<3 // channel configuration 2
 			done := false
@@ -133,7 +133,7 @@ func goldenScenarios() []goldenScenario {
 				s.WriteTag(t.Type, t.Timestamp, t.Data)
 			}
 		}},
-		{"audio-late", time.Second, func(s *Segmenter, tags []flv.Tag) {
+		{"audio-late", time.Second, func(s tagWriter, tags []flv.Tag) {
 			asc := seqHeader(tags, flv.TagAudio)
 			sent := false
 			for _, t := range tags {
@@ -147,7 +147,7 @@ func goldenScenarios() []goldenScenario {
 				s.WriteTag(t.Type, t.Timestamp, t.Data)
 			}
 		}},
-		{"video-late", time.Second, func(s *Segmenter, tags []flv.Tag) {
+		{"video-late", time.Second, func(s tagWriter, tags []flv.Tag) {
 			avc := seqHeader(tags, flv.TagVideo)
 			sent := false
 			for _, t := range tags {
@@ -161,7 +161,7 @@ func goldenScenarios() []goldenScenario {
 				s.WriteTag(t.Type, t.Timestamp, t.Data)
 			}
 		}},
-		{"avc-length-change", 2 * time.Second, func(s *Segmenter, tags []flv.Tag) {
+		{"avc-length-change", 2 * time.Second, func(s tagWriter, tags []flv.Tag) {
 			orig := seqHeader(tags, flv.TagVideo)
 			// The clip's 4-byte lengths of NAL units under 64 KB read as a zero-length
 			// unit and the real one with 2-byte lengths; the crafted frame parses only
@@ -194,7 +194,7 @@ func goldenRun(t *testing.T, sc goldenScenario, tags []flv.Tag) (lines []string,
 	s.Flush()
 	lines = append(lines, fmt.Sprintf("%s errors=%d segments=%d", sc.name, s.Errors, len(segs)))
 	for _, seg := range segs {
-		data := segBytes(seg)
+		data := seg.Bytes()
 		sum := sha256.Sum256(data)
 		lines = append(lines, fmt.Sprintf("%s %d start=%d dur=%d disc=%t size=%d sha256=%s", sc.name, seg.Seq,
 			seg.Start.Milliseconds(), seg.Duration.Milliseconds(), seg.Discontinuity, len(data), hex.EncodeToString(sum[:])))
@@ -232,5 +232,3 @@ func TestSegmenterGolden(t *testing.T) {
 		require.Equal(t, w, g, "line %d", i+1)
 	}
 }
-
-func segBytes(seg Segment) []byte { return seg.Data }

@@ -129,10 +129,10 @@ func (m *Manager) serve(w http.ResponseWriter, r *http.Request, auth playback.Au
 	h := w.Header()
 	h.Set("Content-Type", "video/mp2t")
 	h.Set("Cache-Control", "public, max-age=86400, immutable")
-	h.Set("Content-Length", strconv.Itoa(len(seg.Data)))
+	h.Set("Content-Length", strconv.Itoa(seg.Size()))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(seg.Data)
+		_, _ = w.Write(seg.Bytes()) // muxed by the first request for it
 	}
 }
 

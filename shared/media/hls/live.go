@@ -78,7 +78,7 @@ func (l *tsLive) add(seg Segment) {
 	l.segments.Add(1)
 	l.lastDur.Store(int64(seg.Duration))
 	l.lastAt.Store(time.Now().UnixNano())
-	l.bytes.Add(int64(len(seg.Data)))
+	l.bytes.Add(int64(seg.Size())) // exact without muxing
 	l.once.Do(func() { close(l.ready) })
 }
 

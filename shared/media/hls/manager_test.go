@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -113,9 +114,28 @@ func TestManagerServesRenditionsSinkAndAuth(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, pl.Validate())
 		require.Len(t, pl.Segments, 2, p)
-		seg := serveGet(handler, p[:strings.LastIndexByte(p, '/')+1]+pl.Segments[0].URI+"?sig=ok")
+		// HEAD announces the size without muxing; the first GET muxes it
+		segURL := p[:strings.LastIndexByte(p, '/')+1] + pl.Segments[0].URI + "?sig=ok"
+		key := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSuffix(p, "/live.m3u8"), "/"), "/source")
+		e := m.lookup(key)
+		require.NotNil(t, e, key)
+		seq, ok := parseSegmentName(pl.Segments[0].URI, e.token)
+		require.True(t, ok)
+		held, ok := e.ts.snap.Load().segment(seq)
+		require.True(t, ok)
+		head := httptest.NewRecorder()
+		handler.ServeHTTP(head, httptest.NewRequest(http.MethodHead, segURL, nil))
+		require.Equal(t, http.StatusOK, head.Code)
+		require.Equal(t, strconv.Itoa(held.Size()), head.Header().Get("Content-Length"))
+		if !strings.Contains(p, "/source/") { // the same segments as /cam/: muxed by then
+			require.NotNil(t, held.body.frames, "HEAD muxed the segment")
+		}
+		seg := serveGet(handler, segURL)
 		require.Equal(t, http.StatusOK, seg.Code)
 		require.Equal(t, "video/mp2t", seg.Header().Get("Content-Type"))
+		require.Equal(t, strconv.Itoa(seg.Body.Len()), seg.Header().Get("Content-Length"))
+		require.Equal(t, held.Size(), seg.Body.Len())
+		require.Nil(t, held.body.frames, "frames kept after muxing")
 		demux(t, seg.Body.Bytes())
 	}
 

@@ -1,6 +1,7 @@
 package hls
 
 import (
+	"sync"
 	"time"
 
 	"github.com/livestack/livestack/shared/media/flv"
@@ -13,19 +14,24 @@ import (
 const audioOnlyAfter = 1000
 
 // Segmenter cuts one stream into MPEG-TS segments on keyframes. It is fed hub
-// packets from one goroutine and calls emit for every finished segment. It keeps
-// no per-packet allocations: frames alias hub packets and are muxed straight into
-// the segment buffer, which is handed off (immutable) when the segment closes.
+// packets from one goroutine and calls emit for every finished segment. It muxes
+// nothing itself and keeps no per-packet allocations: a segment collects its
+// frames (aliasing the hub packets) in one slice per segment, checks and counts
+// the TS packets each will take, and is muxed when its bytes are first needed
+// (Segment.Bytes).
 type Segmenter struct {
 	key, channelID string
 	target         int64 // ms
 	emit           func(Segment)
 	now            func() time.Time
 
-	tracks   frame.Tracks
+	tracks frame.Tracks
+	// mux holds the program tables and the continuity counters the next segment
+	// starts with; segments copy it and mux with the copy.
 	mux      tsMuxer
 	muxGen   int
-	buf      []byte
+	cur      *tsBody // the open segment's media
+	frameCap int     // frames the next segment is likely to hold
 	open     bool
 	segStart int64 // DTS (ms) of the open segment's first frame
 	first    int64 // DTS of the stream's first packaged frame
@@ -67,7 +73,9 @@ func (s *Segmenter) Discontinuity() {
 // WritePacket feeds one hub packet.
 func (s *Segmenter) WritePacket(p *hub.Packet) { s.WriteTag(p.Type, p.Time, p.Data()) }
 
-// WriteTag feeds one FLV tag (type, hub timestamp in ms, payload).
+// WriteTag feeds one FLV tag (type, hub timestamp in ms, payload). Segments keep
+// references into data until they are muxed: it must never be modified (hub
+// packets are immutable).
 func (s *Segmenter) WriteTag(typ flv.TagType, ts uint32, data []byte) {
 	f, changed, err := s.tracks.HandleTag(typ, ts, data)
 	if err != nil {
@@ -86,6 +94,7 @@ func (s *Segmenter) WriteTag(typ flv.TagType, ts uint32, data []byte) {
 }
 
 // WriteFrame feeds one frame (the codec configuration must be set in Tracks()).
+// f.Data, like WriteTag's data, must never be modified.
 func (s *Segmenter) WriteFrame(f *frame.Frame) {
 	video := s.tracks.HasVideo()
 	if f.Kind == frame.Audio && !video && !s.open {
@@ -111,13 +120,22 @@ func (s *Segmenter) WriteFrame(f *frame.Frame) {
 	if !s.open {
 		return
 	}
+	b := s.cur
 	if f.Kind == frame.Video {
-		var err error
-		if s.buf, err = s.mux.writeVideo(s.buf, &s.tracks, f); err != nil {
-			s.Errors++
+		avc := s.tracks.AVC
+		n, err := videoPESSize(avc, f)
+		if err != nil {
+			s.Errors++ // the muxer would refuse it: dropped, no TS packets
+			return
 		}
+		if len(b.avc) == 0 || b.avc[len(b.avc)-1].cfg != avc {
+			b.avc = append(b.avc, avcSpan{from: len(b.frames), cfg: avc})
+		}
+		b.videoPkts += tsPackets(n, videoFirstAF)
+		b.frames = append(b.frames, *f)
 	} else if s.mux.hasAudio {
-		s.buf = s.mux.writeAudio(s.buf, f)
+		b.audioPkts += tsPackets(audioPESHeader+len(f.Data), audioFirstAF(s.mux.hasVideo))
+		b.frames = append(b.frames, *f)
 	}
 }
 
@@ -137,7 +155,11 @@ func (s *Segmenter) begin(dts int64) {
 		s.muxGen = s.tracks.Gen
 	}
 	s.open, s.cut, s.segStart = true, false, dts
-	s.buf = s.mux.writeTables(s.buf)
+	// The segment starts from the muxer as it is now; its PAT and PMT take one
+	// packet each.
+	s.cur = &tsBody{mux: s.mux, frames: make([]frame.Frame, 0, s.frameCap)}
+	s.mux.ccPAT++
+	s.mux.ccPMT++
 }
 
 // close finishes the open segment, which ends at end (ms).
@@ -149,6 +171,15 @@ func (s *Segmenter) close(end int64) {
 	if end <= s.segStart {
 		end = s.segStart + max(s.lastDur, 1)
 	}
+	b := s.cur
+	s.cur = nil
+	// The next segment's PES packets continue the counters as if this one had
+	// been muxed (uint8 arithmetic wraps like the 4-bit counter).
+	s.mux.ccVideo += uint8(b.videoPkts)
+	s.mux.ccAudio += uint8(b.audioPkts)
+	b.size = (2 + b.videoPkts + b.audioPkts) * tsPacketSize
+	// The next segment usually holds as many frames: one allocation per segment.
+	s.frameCap = len(b.frames) + len(b.frames)/8 + 4
 	seg := Segment{
 		StreamKey:       s.key,
 		ChannelID:       s.channelID,
@@ -157,12 +188,10 @@ func (s *Segmenter) close(end int64) {
 		Duration:        time.Duration(end-s.segStart) * time.Millisecond,
 		Discontinuity:   s.disc,
 		ProgramDateTime: s.anchor.Add(time.Duration(s.segStart) * time.Millisecond),
-		Data:            s.buf[:len(s.buf):len(s.buf)],
+		body:            b,
 	}
 	s.seq++
 	s.disc = false
-	// The next segment is usually as large: one allocation per segment.
-	s.buf = make([]byte, 0, len(seg.Data)+len(seg.Data)/8+tsPacketSize*4)
 	s.emit(seg)
 }
 
@@ -171,4 +200,56 @@ func (s *Segmenter) Flush() {
 	if s.open {
 		s.close(s.lastDTS + max(s.lastDur, 1))
 	}
+}
+
+// tsBody is a segment's media. Until it is muxed: the frames, the muxer state
+// before the segment's tables (program tables, ADTS template, tracks, the
+// continuity counter each PID starts with) and the AVC configuration each video
+// frame needs; afterwards only the bytes.
+type tsBody struct {
+	size int // bytes, exact: whole TS packets
+	once sync.Once
+	data []byte
+
+	mux    tsMuxer
+	frames []frame.Frame // every one muxes without error (checked when collected)
+	avc    []avcSpan     // the AVC configuration from frames[from] on
+	// TS packets the frames' PES take, per PID
+	videoPkts, audioPkts int
+}
+
+type avcSpan struct {
+	from int
+	cfg  *flv.AVCConfig
+}
+
+func (b *tsBody) bytes() []byte {
+	b.once.Do(func() {
+		b.data = b.render()
+		b.frames, b.avc = nil, nil // drop the hub packets: only the bytes stay
+	})
+	return b.data
+}
+
+// render muxes the segment into a buffer of its exact size.
+func (b *tsBody) render() []byte {
+	m := b.mux
+	dst := make([]byte, 0, b.size)
+	dst = m.writeTables(dst)
+	var avc *flv.AVCConfig
+	span := 0
+	for i := range b.frames {
+		f := &b.frames[i]
+		if span < len(b.avc) && b.avc[span].from == i {
+			avc = b.avc[span].cfg
+			span++
+		}
+		if f.Kind == frame.Video {
+			// cannot fail: videoPESSize accepted the frame with this configuration
+			dst, _ = m.writeVideo(dst, avc, f)
+		} else {
+			dst = m.writeAudio(dst, f)
+		}
+	}
+	return dst
 }

@@ -138,7 +138,7 @@ func TestSegmenterCutsOnKeyframes(t *testing.T) {
 				require.Equal(t, total, seg.Start, "segment %d start", i)
 				require.False(t, seg.Discontinuity)
 				total += seg.Duration
-				fr := demux(t, seg.Data)
+				fr := demux(t, seg.Bytes())
 				require.NotEmpty(t, fr.videoDTS)
 				require.Equal(t, int(seg.Duration.Round(time.Second)/time.Second), fr.keys, "segment %d keyframes (one a second)", i)
 				// the first frame is the keyframe; its DTS is the segment start
@@ -168,7 +168,7 @@ func TestSegmenterProbesWithFFprobe(t *testing.T) {
 	dir := t.TempDir()
 	for i, seg := range segs {
 		p := filepath.Join(dir, strconv.Itoa(i)+".ts")
-		require.NoError(t, os.WriteFile(p, seg.Data, 0o600))
+		require.NoError(t, os.WriteFile(p, seg.Bytes(), 0o600))
 		out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name,duration", "-of", "csv=p=0", p).CombinedOutput()
 		require.NoError(t, err, "%s", out)
 		durs := map[string]float64{}
@@ -260,7 +260,7 @@ func TestTargetDurationCoversLongSegments(t *testing.T) {
 	l := newTSLive(6, 2*time.Second, "t")
 	now := time.Now()
 	for i, d := range []time.Duration{2 * time.Second, 3600 * time.Millisecond, 2 * time.Second} {
-		l.add(Segment{Seq: uint64(i), Duration: d, ProgramDateTime: now, Data: []byte{0}})
+		l.add(Segment{Seq: uint64(i), Duration: d, ProgramDateTime: now}.WithBytes([]byte{0}))
 		now = now.Add(d)
 	}
 	m, err := hlstest.ParseMedia(l.snap.Load().playlist)
@@ -310,7 +310,7 @@ func TestSegmenterSingleTrack(t *testing.T) {
 			var total time.Duration
 			for _, seg := range segs {
 				total += seg.Duration
-				fr := demux(t, seg.Data)
+				fr := demux(t, seg.Bytes())
 				if tc.keep == flv.TagAudio {
 					require.Empty(t, fr.videoDTS)
 					require.NotZero(t, fr.audioAUs)

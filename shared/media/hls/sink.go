@@ -1,7 +1,12 @@
 // Package hls packages live streams from the hub as MPEG-TS HTTP Live Streaming:
-// keyframe-aligned segments held in memory as shared immutable byte slices, a sliding
-// live playlist per stream, and a SegmentSink through which finished segments are
-// handed to the recorder (HLS VOD).
+// keyframe-aligned segments, a sliding live playlist per stream, and a SegmentSink
+// through which finished segments are handed to the recorder (HLS VOD).
+//
+// Segments are muxed lazily: a finished segment holds its frames (aliasing the
+// immutable hub packets, no copy) and the muxer state at its start, and produces
+// its .ts bytes once, when first asked for (a viewer's request, the recorder).
+// Most segments of a camera nobody watches live are never muxed. Their sizes and
+// the continuity counters of the segments after them are exact without muxing.
 package hls
 
 import (
@@ -10,7 +15,7 @@ import (
 )
 
 // Segment is one finished MPEG-TS segment. Every field is immutable once handed out;
-// Data is shared with the live playlist and other sinks and must not be modified.
+// it is a small value, and its copies share the media: Bytes muxes it once for all.
 type Segment struct {
 	// StreamKey is the hub stream key ("{channelId}" or "{channelId}/{rendition}").
 	StreamKey string
@@ -28,8 +33,35 @@ type Segment struct {
 	Discontinuity bool
 	// ProgramDateTime is the wall-clock time of the segment's first sample.
 	ProgramDateTime time.Time
-	// Data holds the complete .ts bytes (PAT/PMT first, starts with a keyframe).
-	Data []byte
+
+	body *tsBody
+}
+
+// Bytes returns the complete .ts bytes (PAT/PMT first, starts with a keyframe),
+// muxing them on the first call; later calls, from any goroutine, return the same
+// slice, which must not be modified. It is nil for a zero Segment.
+func (s Segment) Bytes() []byte {
+	if s.body == nil {
+		return nil
+	}
+	return s.body.bytes()
+}
+
+// Size is len(s.Bytes()), known without muxing.
+func (s Segment) Size() int {
+	if s.body == nil {
+		return 0
+	}
+	return s.body.size
+}
+
+// WithBytes returns s carrying data as its .ts bytes, muxed elsewhere (tests,
+// segments read back from storage). data must not be modified afterwards.
+func (s Segment) WithBytes(data []byte) Segment {
+	b := &tsBody{size: len(data), data: data}
+	b.once.Do(func() {})
+	s.body = b
+	return s
 }
 
 // SegmentSink receives every finished segment of the streams it is configured for

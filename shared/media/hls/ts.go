@@ -4,15 +4,19 @@ package hls
 // (over astits) was the first choice and is what the tests decode against, but it
 // allocates several objects per PES and per 188-byte packet (MuxerData,
 // adaptation fields, AnnexB and ADTS re-encodings); with hundreds of streams that
-// garbage dominated the packager's CPU. This muxer writes straight into the
-// segment buffer with one reused scratch buffer per stream and no allocation per
-// frame (see BenchmarkSegmenter).
+// garbage dominated the packager's CPU. This muxer writes a segment's frames
+// straight into one buffer of the exact size with one scratch buffer and no
+// allocation per frame (see BenchmarkMuxSegment). It runs when a segment's bytes
+// are first needed; while collecting frames the segmenter only counts the TS
+// packets each PES will take (tsPackets, videoPESSize) to keep the continuity
+// counters and segment sizes exact.
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
 
+	"github.com/livestack/livestack/shared/media/flv"
 	"github.com/livestack/livestack/shared/media/hls/frame"
 )
 
@@ -27,6 +31,12 @@ const (
 	tsOffset = 126000
 	// pcrLead is how far PCR runs behind DTS (90 kHz ticks): the decoder's buffer time.
 	pcrLead = 9000
+	// videoPESHeader is the PES header writeVideo puts before the NAL units: start
+	// code, stream id, length, flags, PTS and DTS (19 bytes), then its own AUD (6).
+	videoPESHeader = 9 + 10 + 6
+	// audioPESHeader is the PES header writeAudio puts before the AAC frame: start
+	// code, stream id, length, flags and PTS (14 bytes), then the ADTS header (7).
+	audioPESHeader = 9 + 5 + 7
 )
 
 var crcTable = func() (t [256]uint32) {
@@ -53,7 +63,9 @@ func crc32MPEG(b []byte) uint32 {
 	return c
 }
 
-// tsMuxer writes PAT/PMT and PES packets of one stream.
+// tsMuxer writes PAT/PMT and PES packets of one stream. A copy taken before a
+// segment's tables are written (scratch and parts aside) is all the state needed
+// to mux that segment later.
 type tsMuxer struct {
 	hasVideo, hasAudio bool
 	psi                [2 * tsPacketSize]byte
@@ -155,9 +167,10 @@ var (
 	audNALU   = []byte{0, 0, 0, 1, 0x09, 0xF0}
 )
 
-// writeVideo appends one H.264 access unit (AVCC in f.Data) as a PES. The NAL
-// units are copied once, straight from the hub packet into the TS packets.
-func (m *tsMuxer) writeVideo(dst []byte, t *frame.Tracks, f *frame.Frame) ([]byte, error) {
+// writeVideo appends one H.264 access unit (AVCC in f.Data, NAL unit lengths and
+// parameter sets from avc) as a PES. The NAL units are copied once, straight from
+// the hub packet into the TS packets.
+func (m *tsMuxer) writeVideo(dst []byte, avc *flv.AVCConfig, f *frame.Frame) ([]byte, error) {
 	dts := (f.DTS*90 + tsOffset) & (1<<33 - 1)
 	pts := (f.PTS*90 + tsOffset) & (1<<33 - 1)
 	h := m.scratch[:0]
@@ -169,16 +182,16 @@ func (m *tsMuxer) writeVideo(dst []byte, t *frame.Tracks, f *frame.Frame) ([]byt
 	h = append(h, audNALU...)
 	haveSPS := false
 	if f.Keyframe {
-		_ = frame.ForEachNALU(f.Data, t.AVC.NALULengthSize, func(n []byte) {
+		_ = frame.ForEachNALU(f.Data, avc.NALULengthSize, func(n []byte) {
 			if n[0]&0x1F == 7 {
 				haveSPS = true
 			}
 		})
 		if !haveSPS {
-			for _, ps := range t.AVC.SPS {
+			for _, ps := range avc.SPS {
 				h = append(append(h, startCode...), ps...)
 			}
-			for _, ps := range t.AVC.PPS {
+			for _, ps := range avc.PPS {
 				h = append(append(h, startCode...), ps...)
 			}
 		}
@@ -186,7 +199,7 @@ func (m *tsMuxer) writeVideo(dst []byte, t *frame.Tracks, f *frame.Frame) ([]byt
 	m.scratch = h
 	parts := append(m.parts[:0], h)
 	total := len(h)
-	err := frame.ForEachNALU(f.Data, t.AVC.NALULengthSize, func(n []byte) {
+	err := frame.ForEachNALU(f.Data, avc.NALULengthSize, func(n []byte) {
 		if n[0]&0x1F == 9 { // our own AUD is first
 			return
 		}
@@ -205,6 +218,44 @@ func (m *tsMuxer) writeVideo(dst []byte, t *frame.Tracks, f *frame.Frame) ([]byt
 	clear(m.parts) // no references to hub packets past this frame
 	return dst, nil
 }
+
+// videoPESSize is the length of the PES writeVideo makes of f, or the error it
+// would return (malformed NAL unit lengths), reading only the NAL unit lengths
+// and headers: the segmenter checks and sizes every frame with it when the frame
+// arrives and muxes it later.
+func videoPESSize(avc *flv.AVCConfig, f *frame.Frame) (int, error) {
+	total := videoPESHeader
+	haveSPS := false
+	err := frame.ForEachNALU(f.Data, avc.NALULengthSize, func(n []byte) {
+		switch n[0] & 0x1F {
+		case 9: // writeVideo writes its own AUD instead
+			return
+		case 7:
+			haveSPS = true
+		}
+		total += len(startCode) + len(n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("video frame at %d ms: %w", f.DTS, err)
+	}
+	if f.Keyframe && !haveSPS {
+		for _, ps := range avc.SPS {
+			total += len(startCode) + len(ps)
+		}
+		for _, ps := range avc.PPS {
+			total += len(startCode) + len(ps)
+		}
+	}
+	return total, nil
+}
+
+// videoFirstAF is the adaptation field of a video PES's first packet: every video
+// PES carries a PCR.
+var videoFirstAF = firstAFLen(true, true)
+
+// audioFirstAF is the adaptation field of an audio PES's first packet: with video
+// none, audio-only every PES carries a PCR and the random access indicator.
+func audioFirstAF(hasVideo bool) int { return firstAFLen(!hasVideo, !hasVideo) }
 
 // writeAudio appends one AAC frame with its ADTS header as a PES.
 func (m *tsMuxer) writeAudio(dst []byte, f *frame.Frame) []byte {
@@ -236,23 +287,49 @@ func (m *tsMuxer) writeAudio(dst []byte, f *frame.Frame) []byte {
 	return dst
 }
 
+// firstAFLen is the length of the adaptation field packetize starts a PES with
+// (its length byte included, before stuffing): none, or flags plus a PCR.
+func firstAFLen(pcr, rai bool) int {
+	switch {
+	case pcr:
+		return 2 + 6
+	case rai:
+		return 2
+	}
+	return 0
+}
+
+// tsPackets is how many TS packets packetize writes for a PES of total bytes whose
+// first packet starts with an adaptation field of firstAF bytes (firstAFLen): the
+// first packet holds 184-firstAF bytes, every other one 184, the last is padded.
+func tsPackets(total, firstAF int) int {
+	if total <= 0 {
+		return 0
+	}
+	space := 184 - firstAF
+	if total <= space {
+		return 1
+	}
+	return 1 + (total-space+183)/184
+}
+
 // packetize splits a PES, given as the concatenation of parts (total bytes), into
 // TS packets; pcr < 0 means none. The first packet carries the random access
-// indicator when rai is set.
+// indicator when rai is set. It writes tsPackets(total, firstAFLen(pcr >= 0, rai))
+// packets.
 func (m *tsMuxer) packetize(dst []byte, pid uint16, cc *uint8, parts [][]byte, total int, pcr int64, rai bool) []byte {
 	first := true
 	pi := 0
 	for total > 0 {
 		afLen := 0 // bytes of adaptation field including its length byte
 		var flags byte
-		if first && (pcr >= 0 || rai) {
-			afLen = 2
+		if first {
+			afLen = firstAFLen(pcr >= 0, rai)
 			if rai {
 				flags |= 0x40
 			}
 			if pcr >= 0 {
 				flags |= 0x10
-				afLen += 6
 			}
 		}
 		space := 184 - afLen
