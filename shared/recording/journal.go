@@ -20,7 +20,7 @@ import (
 //
 // While it is being recorded it is a journal: a fragmented MP4 (an init block,
 // then one moof+mdat fragment about every Config.FragmentDuration) appended to
-// "NNNNNN.mp4.journal" and fsynced after every fragment. A process killed at any
+// "NNNNNN.mp4.journal" and made durable after every fragment (groupSync). A process killed at any
 // moment leaves a journal whose complete fragments are intact; the torn tail is
 // ignored. When the file is cut (or, after a crash, when the spool is scanned)
 // the journal is converted into a progressive MP4 ("NNNNNN.mp4": ftyp, moov with
@@ -39,14 +39,15 @@ type journal struct {
 	bytes int64
 	seq   uint32
 	buf   seekablebuffer.Buffer
+	gs    *groupSync
 }
 
-func createJournal(path string, init *fmp4.Init) (*journal, error) {
+func createJournal(path string, init *fmp4.Init, gs *groupSync) (*journal, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create journal: %w", err)
 	}
-	j := &journal{f: f, path: path}
+	j := &journal{f: f, path: path, gs: gs}
 	if err := init.Marshal(&j.buf); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("marshal init: %w", err)
@@ -55,7 +56,7 @@ func createJournal(path string, init *fmp4.Init) (*journal, error) {
 		_ = f.Close()
 		return nil, err
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := gs.SyncDir(filepath.Dir(path)); err != nil {
 		_ = f.Close()
 		return nil, err
 	}
@@ -69,13 +70,13 @@ func (j *journal) flushBuf() error {
 	}
 	j.bytes += int64(len(b))
 	j.buf.Reset()
-	if err := j.f.Sync(); err != nil {
+	if err := j.gs.Sync(j.f); err != nil {
 		return fmt.Errorf("sync journal: %w", err)
 	}
 	return nil
 }
 
-// writePart appends one fragment and fsyncs it.
+// writePart appends one fragment and makes it durable.
 func (j *journal) writePart(tracks []*fmp4.PartTrack) error {
 	j.seq++
 	if err := (fmp4.Part{SequenceNumber: j.seq, Tracks: tracks}).Marshal(&j.buf); err != nil {

@@ -32,7 +32,7 @@ func syntheticJournal(t testing.TB, frags int) ([]byte, []int64, []int) {
 		{ID: audioTrackID, TimeScale: 44100, Codec: &codecs.MPEG4Audio{Config: mpeg4audio.AudioSpecificConfig{
 			Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 44100, ChannelConfig: 2}}},
 	}}
-	j, err := createJournal(path, init)
+	j, err := createJournal(path, init, nil)
 	require.NoError(t, err)
 	var ends []int64
 	var samples []int

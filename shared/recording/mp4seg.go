@@ -41,6 +41,7 @@ type mp4Segmenter struct {
 	fragment  int64 // ms per journal fragment
 	maxBytes  int64
 	audioOnly bool
+	gs        *groupSync // nil: fsync each journal write
 
 	// codec configuration
 	avc    *flv.AVCConfig
@@ -311,7 +312,7 @@ func (m *mp4Segmenter) openFile(startMS int64, video bool) error {
 	if err != nil {
 		return err
 	}
-	j, err := createJournal(path, init)
+	j, err := createJournal(path, init, m.gs)
 	if err != nil {
 		return err
 	}

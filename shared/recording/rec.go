@@ -38,7 +38,7 @@ type rec struct {
 
 // runRec registers a recording and starts its uploader.
 func (r *Recorder) runRec(dir string, h header, files []*fileEntry, crashed bool) (*rec, error) {
-	fl, err := openFileLog(dir)
+	fl, err := openFileLog(dir, r.gs)
 	if err != nil {
 		return nil, err
 	}

@@ -172,6 +172,9 @@ type Recorder struct {
 
 	readers   sync.WaitGroup // MP4 readers and HLS writers
 	uploaders sync.WaitGroup
+	// gs makes spool writes durable, one flush for many streams. The spool
+	// directory handle it holds stays open for the Recorder's life.
+	gs *groupSync
 
 	Counters Counters
 }
@@ -193,14 +196,19 @@ func New(cfg Config) (*Recorder, error) {
 	if err := os.MkdirAll(cfg.SpoolDir, 0o755); err != nil {
 		return nil, fmt.Errorf("recording: spool dir: %w", err)
 	}
+	gs, err := newGroupSync(cfg.SpoolDir)
+	if err != nil {
+		return nil, fmt.Errorf("recording: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Recorder{
+	r := &Recorder{gs: gs,
 		cfg: cfg, log: cfg.Logger.With("component", "recorder"), ctx: ctx, cancel: cancel,
 		sem:  make(chan struct{}, cfg.UploadConcurrency),
 		live: map[string]*broadcast{}, recs: map[string]*rec{},
 	}
 	if err := r.recover(); err != nil {
 		cancel()
+		_ = gs.close()
 		return nil, err
 	}
 	return r, nil
@@ -249,6 +257,9 @@ func (r *Recorder) Close(ctx context.Context) error {
 	}
 	r.cancel()
 	<-uploadersDone
+	if cerr := r.gs.close(); err == nil && cerr != nil {
+		err = fmt.Errorf("recording: close spool handle: %w", cerr)
+	}
 	return err
 }
 
@@ -468,6 +479,7 @@ func (b *broadcast) readMP4(sub *hub.Subscriber, log *slog.Logger) {
 	}
 	seg := newMP4Segmenter(b, int64(secs)*1000,
 		r.cfg.FragmentDuration.Milliseconds(), r.cfg.MaxFileBytes)
+	seg.gs = r.gs
 	var buf []*hub.Packet
 	var last uint32
 	var any bool
@@ -638,12 +650,12 @@ func (b *broadcast) writeHLS(log *slog.Logger) {
 		seq := c.allocSeq()
 		name := fmt.Sprintf("%06d.ts", seq)
 		p := filepath.Join(c.dir, name)
-		err := writeFileSync(p+".tmp", data)
+		err := writeFileSync(p+".tmp", data, b.r.gs)
 		if err == nil {
 			err = os.Rename(p+".tmp", p)
 		}
 		if err == nil {
-			err = syncDir(c.dir)
+			err = b.r.gs.SyncDir(c.dir)
 		}
 		if err == nil {
 			err = c.log(fileEntry{Seq: seq, Name: name, State: stateReady, DurationMillis: seg.Duration.Milliseconds(),

@@ -81,7 +81,7 @@ func writeJSONAtomic(path string, v any) error {
 		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
 	}
 	tmp := path + ".tmp"
-	if err := writeFileSync(tmp, b); err != nil {
+	if err := writeFileSync(tmp, b, nil); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -90,15 +90,15 @@ func writeJSONAtomic(path string, v any) error {
 	return syncDir(filepath.Dir(path))
 }
 
-// writeFileSync writes b to path and fsyncs it.
-func writeFileSync(path string, b []byte) error {
+// writeFileSync writes b to path and makes it durable (gs nil: fsync).
+func writeFileSync(path string, b []byte, gs *groupSync) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", filepath.Base(path), err)
 	}
 	_, err = f.Write(b)
 	if err == nil {
-		err = f.Sync()
+		err = gs.Sync(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -112,15 +112,16 @@ func writeFileSync(path string, b []byte) error {
 
 // fileLog appends entries to files.log.
 type fileLog struct {
-	f *os.File
+	f  *os.File
+	gs *groupSync
 }
 
-func openFileLog(dir string) (*fileLog, error) {
+func openFileLog(dir string, gs *groupSync) (*fileLog, error) {
 	f, err := os.OpenFile(filepath.Join(dir, logName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", logName, err)
 	}
-	return &fileLog{f: f}, nil
+	return &fileLog{f: f, gs: gs}, nil
 }
 
 func (l *fileLog) append(e fileEntry) error {
@@ -134,7 +135,7 @@ func (l *fileLog) append(e fileEntry) error {
 	if _, err := l.f.Write(b); err != nil {
 		return fmt.Errorf("append %s: %w", logName, err)
 	}
-	if err := l.f.Sync(); err != nil {
+	if err := l.gs.Sync(l.f); err != nil {
 		return fmt.Errorf("sync %s: %w", logName, err)
 	}
 	return nil

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package recording
+
+import (
+	"errors"
+	"os"
+)
+
+// Without syncfs(2) every caller fsyncs its own file.
+const groupFlushSupported = false
+
+func flushFS(*os.File) error { return errors.New("syncfs: not supported") }
