@@ -234,6 +234,9 @@ func (b *tsBody) bytes() []byte {
 // render muxes the segment into a buffer of its exact size.
 func (b *tsBody) render() []byte {
 	m := b.mux
+	// room for a PES header with parameter sets and a few NAL units: the scratch
+	// buffers rarely grow
+	m.scratch, m.parts = make([]byte, 0, 256), make([][]byte, 0, 16)
 	dst := make([]byte, 0, b.size)
 	dst = m.writeTables(dst)
 	var avc *flv.AVCConfig
