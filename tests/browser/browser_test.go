@@ -350,7 +350,21 @@ type playResult struct {
 	Browser    string  `json:"browser"`
 	HLSVersion string  `json:"hlsVersion"`
 	StartupMS  float64 `json:"startupMs"`
-	Windows    []struct {
+	// AudioWarmMS: how long starting the browser's audio output took before
+	// playing (play.mjs warms it up; 0 with --cold-audio).
+	AudioWarmMS float64 `json:"audioWarmMs"`
+	// Startup: ms since the player started, of each step to the first frame.
+	Startup struct {
+		ManifestMS      *float64 `json:"manifestMs"`
+		LevelMS         *float64 `json:"levelMs"`
+		FirstFragmentMS *float64 `json:"firstFragmentMs"`
+		MetadataMS      *float64 `json:"metadataMs"`
+		BufferedMS      *float64 `json:"bufferedMs"`
+		SeekingMS       *float64 `json:"seekingMs"`
+		SeekedMS        *float64 `json:"seekedMs"`
+		PlayingMS       *float64 `json:"playingMs"`
+	} `json:"startup"`
+	Windows []struct {
 		Label            string    `json:"label"`
 		WallSeconds      float64   `json:"wallSeconds"`
 		AdvancedSeconds  float64   `json:"advancedSeconds"`
@@ -422,7 +436,16 @@ func play(t *testing.T, u string, args ...string) *playResult {
 	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &r); err != nil {
 		t.Fatalf("play.mjs output %q: %v", stdout.String(), err)
 	}
-	t.Logf("%s (hls.js %s) played %s: startup %.0f ms", r.Browser, r.HLSVersion, u, r.StartupMS)
+	t.Logf("%s (hls.js %s) played %s: startup %.0f ms (audio output started %.0f ms before)", r.Browser, r.HLSVersion, u, r.StartupMS, r.AudioWarmMS)
+	ms := func(v *float64) string {
+		if v == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.0f", *v)
+	}
+	st := r.Startup
+	t.Logf("startup steps (ms since start): master %s, media playlist %s, first part %s, metadata %s, first buffered %s, seek %s-%s, playing %s",
+		ms(st.ManifestMS), ms(st.LevelMS), ms(st.FirstFragmentMS), ms(st.MetadataMS), ms(st.BufferedMS), ms(st.SeekingMS), ms(st.SeekedMS), ms(st.PlayingMS))
 	return &r
 }
 

@@ -2,9 +2,12 @@
 // play.mjs plays an HLS URL with hls.js in headless Chromium (Debian's
 // /usr/bin/chromium, driven by playwright-core) and prints one JSON object on
 // stdout: whether playback advanced, by how much over the window, stalls,
-// startup time, latency (hls.js's live-edge estimate and wall clock against
+// startup time and where it went (playlists, first part, metadata, the first
+// seek), latency (hls.js's live-edge estimate and wall clock against
 // EXT-X-PROGRAM-DATE-TIME), levels, level switches and the level of every
-// fragment buffered. tests/browser/browser_test.go runs it; people can too:
+// fragment buffered. Before playing it starts the browser's audio output once,
+// as a browser that has made any sound before has (see --cold-audio).
+// tests/browser/browser_test.go runs it; people can too:
 //
 //   node tests/browser/play.mjs --url http://127.0.0.1:8080/demo/master.m3u8 --low-latency --seconds 10
 //   node tests/browser/play.mjs --url http://127.0.0.1:8080/demo/index.m3u8 --abr
@@ -30,10 +33,17 @@ const require = createRequire(import.meta.url);
 
 const usage = `usage: node play.mjs --url URL [--seconds 4] [--low-latency] [--abr] [--timeout 30]
        [--chromium /usr/bin/chromium] [--same-origin] [--catch-up RATE] [--screenshot FILE]
+       [--cold-audio] [--debug] [--samples]
   --catch-up RATE  after the first window (hls.js's defaults), let hls.js play up to RATE
                    times faster to get back to its target latency (maxLiveSyncPlaybackRate,
                    low-latency mode only), give it --seconds to converge, and measure a
-                   second window`;
+                   second window
+  --cold-audio     do not start the browser's audio output before playing: the launch of
+                   Chromium's audio service (0.3-0.75 s here) then falls into the first seek
+                   and adds to the latency hls.js keeps with its defaults (page/player.js
+                   warmAudio says why the default warms it up first)
+  --debug          turn hls.js's debug log on and copy it to stderr (with ms since start)
+  --samples        add every 200 ms sample (position, latency, buffer, playback rate) to the JSON`;
 
 let opts;
 try {
@@ -48,6 +58,9 @@ try {
       'same-origin': { type: 'boolean', default: false },
       'catch-up': { type: 'string', default: '1' },
       screenshot: { type: 'string' },
+      'cold-audio': { type: 'boolean', default: false },
+      debug: { type: 'boolean', default: false },
+      samples: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   }).values;
@@ -128,7 +141,11 @@ async function main() {
   try {
     result.browser = browser.version();
     const page = await browser.newPage();
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') log('console.' + m.type() + ':', m.text()); });
+    const t0 = Date.now();
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') log('console.' + m.type() + ':', m.text());
+      else if (opts.debug) log(`+${Date.now() - t0} ms console.${m.type()}:`, m.text());
+    });
     page.on('pageerror', (e) => log('page error:', e.message));
     if (!pageServer) {
       await page.route(base + '**', async (route) => {
@@ -144,7 +161,11 @@ async function main() {
     result.hlsVersion = s.hlsVersion;
     if (!s.mseH264AAC) throw new Error('this Chromium has no MediaSource support for H.264/AAC (Debian\'s chromium package has it)');
 
-    await page.evaluate(([u, o]) => window.livestack.start(u, o), [opts.url, { lowLatency: opts['low-latency'], startLevel: opts.abr ? 0 : -1 }]);
+    if (!opts['cold-audio']) {
+      result.audioWarmMs = await page.evaluate(() => window.livestack.warmAudio());
+      log(`audio output started in ${result.audioWarmMs} ms (before playing; --cold-audio skips this)`);
+    }
+    await page.evaluate(([u, o]) => window.livestack.start(u, o), [opts.url, { lowLatency: opts['low-latency'], startLevel: opts.abr ? 0 : -1, debug: opts.debug }]);
 
     // Wait for playback to start.
     const deadline = Date.now() + timeout * 1000;
@@ -220,6 +241,7 @@ async function main() {
       stalls: windows.reduce((a, w) => a + w.stalls, 0),
       hlsLatency: windows[0].hlsLatency,
       wallClockLatency: windows[0].wallClockLatency,
+      events: s.events,
       targetLatency: s.targetLatency,
       partTarget: s.partTarget,
       partHoldBack: s.partHoldBack,
@@ -229,6 +251,15 @@ async function main() {
       fragLevels: s.fragLevels,
       errors: s.errors,
     });
+    if (opts.samples) result.samples = s.samples;
+    // Where the time to the first frame went (ms since start()).
+    const at = (n) => { const e = s.events.find((x) => x.name === n); return e ? e.atMs : null; };
+    result.startup = {
+      manifestMs: at('hlsManifestLoaded'), levelMs: at('hlsLevelLoaded'), firstFragmentMs: at('hlsFragLoaded'),
+      metadataMs: at('loadedmetadata'), bufferedMs: at('hlsFragBuffered'), seekingMs: at('seeking'),
+      seekedMs: at('seeked'), playingMs: at('playing'),
+    };
+    log(`startup (ms): ${JSON.stringify(result.startup)}`);
     result.ok = windows.every((w) => w.advancedSeconds > 0);
     if (!result.ok) result.error = 'playback did not advance';
   } finally {

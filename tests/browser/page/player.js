@@ -19,6 +19,7 @@
     fragLevels: {},       // level index -> fragments buffered
     partsBuffered: 0,     // LL-HLS parts buffered
     errors: [],           // non-fatal hls.js errors (type/details)
+    events: [],           // the first of each startup event: {name, atMs, currentTime}
     fatal: '',            // fatal error, if any
     samples: [],          // see sample()
     partTarget: 0,
@@ -38,6 +39,7 @@
       atMs: Math.round(now()),
       currentTime: video.currentTime,
       paused: video.paused,
+      playbackRate: video.playbackRate,
       readyState: video.readyState,
       bufferedAhead: 0,
       level: hls ? hls.currentLevel : -1,
@@ -56,7 +58,8 @@
       if (d && !isNaN(d.getTime())) s.wallLatency = (Date.now() - d.getTime()) / 1000;
       if (hls.targetLatency) state.targetLatency = hls.targetLatency;
     }
-    if (!state.firstPlayingMs && video.currentTime > 0 && !video.paused) {
+    // readyState: a seek sets currentTime before the frame there can be shown
+    if (!state.firstPlayingMs && video.currentTime > 0 && !video.paused && video.readyState >= 3) {
       state.firstPlayingMs = s.atMs;
     }
     state.samples.push(s);
@@ -73,6 +76,16 @@
     state.startedAt = performance.now();
     video = document.getElementById('video');
     video.addEventListener('waiting', function () { if (state.firstPlayingMs) state.waiting++; });
+    // When each startup step first happened: where the time to first frame goes.
+    const seen = {};
+    const mark = function (name) {
+      if (seen[name]) return;
+      seen[name] = true;
+      state.events.push({ name: name, atMs: Math.round(now()), currentTime: video.currentTime });
+    };
+    ['loadedmetadata', 'seeking', 'seeked', 'canplay', 'playing'].forEach(function (e) {
+      video.addEventListener(e, function () { mark(e); });
+    });
     const config = {
       lowLatencyMode: !!opts.lowLatency,
       enableWorker: true,
@@ -81,10 +94,13 @@
       manifestLoadingMaxRetry: 6,
       levelLoadingMaxRetry: 6,
       fragLoadingMaxRetry: 6,
-      debug: false,
+      debug: !!opts.debug,
     };
     hls = new Hls(config);
     const E = Hls.Events;
+    [E.MANIFEST_LOADED, E.LEVEL_LOADED, E.FRAG_LOADING, E.FRAG_LOADED, E.FRAG_BUFFERED].forEach(function (e) {
+      hls.on(e, function () { mark(e); });
+    });
     hls.on(E.MANIFEST_PARSED, function (_, data) {
       state.levels = data.levels.map(function (l, i) {
         return { index: i, width: l.width, height: l.height, bitrate: l.bitrate, codecs: [l.videoCodec, l.audioCodec].filter(Boolean).join(',') };
@@ -134,6 +150,36 @@
     hls.config.maxLiveSyncPlaybackRate = rate;
   }
 
+  // warmAudio starts the browser's audio output (an AudioContext playing a
+  // moment of silence until its clock runs), closes it again and resolves with
+  // how long that took, in ms. A fresh Chromium launches its audio service
+  // process on the first sound: without this, that launch (0.3-0.75 s on a
+  // busy 2-core machine) happens inside the video element's first seek, while
+  // the wall clock runs and currentTime does not, and so adds to how far
+  // behind live hls.js plays with its default settings (it never catches up).
+  // A browser that has made a sound before, as a user's usually has, no longer
+  // pays it. play.mjs --cold-audio skips this.
+  function warmAudio() {
+    const t0 = performance.now();
+    const ctx = new AudioContext();
+    const src = ctx.createBufferSource();
+    src.buffer = ctx.createBuffer(1, Math.round(ctx.sampleRate / 10), ctx.sampleRate);
+    src.connect(ctx.destination);
+    src.start();
+    return ctx.resume().then(function () {
+      return new Promise(function (resolve, reject) {
+        (function poll() {
+          if (ctx.currentTime > 0) return resolve();
+          if (performance.now() - t0 > 10000) return reject(new Error('the AudioContext clock did not start within 10 s'));
+          setTimeout(poll, 10);
+        })();
+      });
+    }).then(function () {
+      const ms = Math.round(performance.now() - t0);
+      return ctx.close().then(function () { return ms; });
+    });
+  }
+
   function stop() {
     clearInterval(timer);
     sample();
@@ -141,7 +187,7 @@
     hls = null;
   }
 
-  window.livestack = { state: state, start: start, setLevel: setLevel, setCatchUp: setCatchUp, stop: stop, sample: sample };
+  window.livestack = { state: state, start: start, setLevel: setLevel, setCatchUp: setCatchUp, warmAudio: warmAudio, stop: stop, sample: sample };
 
   const q = new URLSearchParams(location.search);
   if (q.get('src')) start(q.get('src'), { lowLatency: q.get('ll') === '1' });
