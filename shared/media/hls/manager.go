@@ -196,26 +196,28 @@ func (m *Manager) start(ctx context.Context, ch *channel.Channel, s *hub.Stream)
 		}
 		e.cmaf = cmaf.New(key, e.token, cc)
 	}
+	// Subscribe before the stream is listed and before returning: StreamStarted
+	// runs before media flows, so the packagers see the stream from its first
+	// packet, and whoever sees the stream listed knows it is subscribed.
+	// Without LL-HLS parts to publish, the packager is woken once per merge
+	// window rather than per packet: segments complete up to one window (70 ms
+	// by default) later, and a thousand streams cost a tenth of the wake-ups.
 	m.mu.Lock()
 	old := m.streams[key]
 	if old != nil && old.stream == s {
 		m.mu.Unlock()
 		return // already packaging this stream
 	}
-	m.streams[key] = e
-	m.mu.Unlock()
-	m.log.Info("packaging stream", "stream", key, "ts", e.ts != nil, "cmaf", e.cmaf != nil, "sink", sinkOn, "segment", target)
-	// Subscribe before returning: StreamStarted runs before media flows, so the
-	// packagers see the stream from its first packet. Without LL-HLS parts to
-	// publish, the packager is woken once per merge window rather than per packet:
-	// segments complete up to one window (70 ms by default) later, and a thousand
-	// streams cost a tenth of the wake-ups.
 	sub, err := s.Subscribe(e.subOpts())
 	if err != nil {
+		m.mu.Unlock()
 		close(e.done)
 		e.ended.Store(true)
 		return
 	}
+	m.streams[key] = e
+	m.mu.Unlock()
+	m.log.Info("packaging stream", "stream", key, "ts", e.ts != nil, "cmaf", e.cmaf != nil, "sink", sinkOn, "segment", target)
 	go func() {
 		if old != nil {
 			// the previous broadcast of this key may still be finishing: its
