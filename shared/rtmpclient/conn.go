@@ -86,7 +86,8 @@ func (o *Options) setDefaults() error {
 // chunk size is applied, and a dead connection ends the session at once. See
 // the package comment for why go-rtmp's own client is not used.
 //
-// Media comes from one goroutine at a time (WriteTag); a reader goroutine
+// Media comes from one goroutine at a time (WriteTag, or AppendTag and
+// WriteChunks for pre-chunked media, see chunks.go); a reader goroutine
 // answers pings and watches for the server closing the connection or sending
 // an error status.
 type Conn struct {
@@ -96,7 +97,13 @@ type Conn struct {
 	opts     Options
 	streamID uint32
 
-	wmu       sync.Mutex // serializes writes: media, commands and the reader's pongs
+	wmu sync.Mutex // serializes writes: media, commands and the reader's pongs
+	// Guarded by wmu. Once raw is set (the first WriteChunks or Flush), the
+	// Conn writes everything itself, synchronously; go-rtmp's writer is idle.
+	raw     bool
+	pending []byte    // queued after a write's deadline passed (ErrBlocked)
+	stalled time.Time // since when the socket took nothing; zero when not blocked
+
 	closeOnce sync.Once
 
 	failOnce   sync.Once
@@ -276,9 +283,18 @@ func (c *Conn) command(ctx context.Context, streamID uint32, name string, txn in
 // asynchronously; a stalled socket fails at the write deadline, which ends its
 // writer goroutine, and the next write reports it and fails the Conn. ctx
 // bounds the wait for the previous message of the same chunk stream.
+//
+// Once the Conn writes itself (raw), the message is chunked here and written
+// synchronously after anything queued, waiting at most until ctx's deadline
+// (none: until written or the connection failed); a deadline that passes
+// first gives an ErrBlocked error with the rest queued.
 func (c *Conn) write(ctx context.Context, csid int, streamID, ts uint32, msg message.Message) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.raw {
+		deadline, _ := ctx.Deadline()
+		return c.writeRawLocked(csid, streamID, ts, msg, deadline)
+	}
 	select {
 	case <-c.cs.Done():
 		err := fmt.Errorf("write to %s: connection closed", c.t.Addr)
@@ -296,10 +312,46 @@ func (c *Conn) write(ctx context.Context, csid int, streamID, ts uint32, msg mes
 	return nil
 }
 
+// writeRawLocked chunks msg and writes it after anything queued (see
+// sendLocked). Called with wmu held, once raw.
+func (c *Conn) writeRawLocked(csid int, streamID, ts uint32, msg message.Message, deadline time.Time) error {
+	if err := c.Err(); err != nil {
+		return err
+	}
+	b, err := c.appendMessage(nil, csid, streamID, ts, msg)
+	if err != nil {
+		return fmt.Errorf("write to %s: %w", c.t.Addr, err)
+	}
+	return c.sendLocked(b, deadline)
+}
+
+// pong answers a ping. Once the Conn writes itself, it waits at most
+// pongWait for the socket, and what is left goes out with the next write, so
+// a full socket never keeps the write lock from the media writer.
+func (c *Conn) pong(ts uint32) error {
+	msg := &message.UserCtrl{Event: &message.UserCtrlEventPingResponse{Timestamp: ts}}
+	c.wmu.Lock()
+	if c.raw {
+		err := c.writeRawLocked(csidControl, 0, 0, msg, time.Now().Add(pongWait))
+		c.wmu.Unlock()
+		if errors.Is(err, ErrBlocked) {
+			return nil
+		}
+		return err
+	}
+	c.wmu.Unlock()
+	// Not raw yet: a WriteChunks switching in between is handled by write.
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.WriteTimeout)
+	defer cancel()
+	return c.write(ctx, csidControl, 0, 0, msg)
+}
+
 // WriteTag sends one FLV tag body: audio, video, or a script body
 // ("onMetaData" and its object) as @setDataFrame. ctx bounds the wait for the
 // previous tag of the same kind to be written out; the socket write itself is
 // bounded by Options.WriteTimeout. Once the Conn failed, WriteTag returns Err.
+// After WriteChunks was used, WriteTag writes synchronously like it, bounded
+// by ctx's deadline (ErrBlocked when it passes first, with the rest queued).
 func (c *Conn) WriteTag(ctx context.Context, typ flv.TagType, ts uint32, data []byte) error {
 	select {
 	case <-c.failed:
@@ -353,9 +405,16 @@ func (c *Conn) Close(graceful bool) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		if c.command(ctx, 0, "FCUnpublish", 0, &message.NetStreamFCUnpublish{StreamName: c.t.Name}) == nil &&
 			c.command(ctx, 0, "deleteStream", 0, &message.NetStreamDeleteStream{StreamID: c.streamID}) == nil {
-			// Waiting for the command chunk stream's writer means both were sent.
-			_, err := c.cs.NewChunkWriter(ctx, csidCommand)
-			sent = err == nil
+			c.wmu.Lock()
+			raw := c.raw
+			c.wmu.Unlock()
+			if raw {
+				sent = true // written synchronously
+			} else {
+				// Waiting for the command chunk stream's writer means both were sent.
+				_, err := c.cs.NewChunkWriter(ctx, csidCommand)
+				sent = err == nil
+			}
 		}
 		cancel()
 	}
@@ -426,10 +485,7 @@ func (c *Conn) readCommand() (name string, txn int64, args []any, err error) {
 			}
 		case *message.UserCtrl:
 			if ping, ok := m.Event.(*message.UserCtrlEventPingRequest); ok {
-				ctx, cancel := context.WithTimeout(context.Background(), c.opts.WriteTimeout)
-				err := c.write(ctx, csidControl, 0, 0, &message.UserCtrl{Event: &message.UserCtrlEventPingResponse{Timestamp: ping.Timestamp}})
-				cancel()
-				if err != nil {
+				if err := c.pong(ping.Timestamp); err != nil {
 					return "", 0, nil, fmt.Errorf("answer ping: %w", err)
 				}
 			}

@@ -18,6 +18,12 @@
 // pings are answered, the server's chunk size is applied, and panics of
 // go-rtmp's chunk reader on malformed input become errors.
 //
+// For many publishers driven from a few goroutines (the load harness),
+// AppendTag encodes tags into RTMP chunks in a caller's buffer and
+// WriteChunks sends them in one write with a deadline, keeping what a full
+// socket did not take for the next write (ErrBlocked) instead of blocking:
+// no goroutine hand-off, context or system call per chunk (chunks.go).
+//
 // Stream URLs carry the broadcaster's secret key: errors never show it, and
 // Redact and Target.Redacted give the form for logs and stats.
 package rtmpclient

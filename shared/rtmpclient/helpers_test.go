@@ -10,11 +10,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +28,7 @@ import (
 	"github.com/livestack/livestack/shared/channel"
 	"github.com/livestack/livestack/shared/ingest"
 	"github.com/livestack/livestack/shared/media/hub"
+	"github.com/livestack/livestack/shared/media/rtmpguard"
 	"github.com/livestack/livestack/shared/rtmpserver"
 )
 
@@ -248,6 +251,30 @@ type fakeServer struct {
 	// commands receives the name of every command the client sent, if set
 	// (buffered: the server never waits for it).
 	commands chan string
+	// media receives every audio, video and data message, if set (the server
+	// waits for the test to take it).
+	media chan gotMsg
+	// paused, when set and true, stops the server from reading, so the
+	// client's socket fills up.
+	paused *atomic.Bool
+}
+
+// gotMsg is a media message the fake server read.
+type gotMsg struct {
+	csid   int
+	typeID int
+	ts     uint32
+	body   []byte // a data message's body after its name
+	name   string // a data message's name
+}
+
+// readBody copies a message payload.
+func readBody(r io.Reader) []byte {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // fakePeer is the server side of one connection.
@@ -259,10 +286,12 @@ type fakePeer struct {
 
 func (f *fakeServer) start(t *testing.T) string {
 	return rawServer(t, func(nc net.Conn) {
-		if handshake.HandshakeWithClient(nc, nc, &handshake.Config{}) != nil {
+		// What the client sends passes the guard our server reads through.
+		guard := rtmpguard.NewReader(nc, rtmpguard.Limits{})
+		if handshake.HandshakeWithClient(guard, nc, &handshake.Config{}) != nil {
 			return
 		}
-		cs := rtmp.NewChunkStreamer(bufio.NewReader(nc), bufio.NewWriter(nc), controlConfig())
+		cs := rtmp.NewChunkStreamer(bufio.NewReader(guard), bufio.NewWriter(nc), controlConfig())
 		defer cs.Close()
 		if f.chunkSize != 0 {
 			// Before anything is scheduled, so the writer goroutine sees it.
@@ -273,8 +302,34 @@ func (f *fakeServer) start(t *testing.T) string {
 		p := &fakePeer{nc: nc, cs: cs, pongs: make(chan uint32, 8)}
 		var cmsg rtmp.ChunkMessage
 		for {
-			if _, _, err := cs.Read(&cmsg); err != nil {
+			for f.paused != nil && f.paused.Load() {
+				time.Sleep(5 * time.Millisecond)
+			}
+			csid, ts, err := cs.Read(&cmsg)
+			if err != nil {
+				if f.media != nil {
+					select {
+					case f.media <- gotMsg{typeID: -1, name: err.Error()}:
+					case <-time.After(5 * time.Second):
+					}
+				}
 				return
+			}
+			got := gotMsg{csid: csid, typeID: int(cmsg.Message.TypeID()), ts: ts}
+			switch m := cmsg.Message.(type) {
+			case *message.AudioMessage:
+				got.body = readBody(m.Payload)
+			case *message.VideoMessage:
+				got.body = readBody(m.Payload)
+			case *message.DataMessage:
+				got.name, got.body = m.Name, readBody(m.Body)
+			}
+			if got.body != nil && f.media != nil {
+				select {
+				case f.media <- got:
+				case <-time.After(5 * time.Second):
+					return
+				}
 			}
 			switch m := cmsg.Message.(type) {
 			case *message.SetChunkSize:

@@ -51,6 +51,23 @@ func (p *Publisher) WriteTag(typ flv.TagType, ts uint32, data []byte) error {
 	return p.c.WriteTag(ctx, typ, ts, data)
 }
 
+// AppendTag appends one FLV tag body to dst as RTMP chunks for WriteChunks
+// (see Conn.AppendTag).
+func (p *Publisher) AppendTag(dst []byte, typ flv.TagType, ts uint32, data []byte) ([]byte, error) {
+	return p.c.AppendTag(dst, typ, ts, data)
+}
+
+// WriteChunks writes tags appended by AppendTag in one write, waiting for the
+// socket at most until deadline (zero: until written or failed); an error
+// wrapping ErrBlocked means the rest is queued for Flush (see
+// Conn.WriteChunks).
+func (p *Publisher) WriteChunks(b []byte, deadline time.Time) error {
+	return p.c.WriteChunks(b, deadline)
+}
+
+// Flush writes what a blocked WriteChunks left queued (see Conn.Flush).
+func (p *Publisher) Flush(deadline time.Time) error { return p.c.Flush(deadline) }
+
 // Err is why the connection failed (the server closed it or ended the
 // publish with an error status, or a write timed out); nil while it works.
 func (p *Publisher) Err() error { return p.c.Err() }
