@@ -28,7 +28,10 @@ import (
 
 // Config of the CMAF packager. Zero values take the documented defaults.
 type Config struct {
-	// PartDuration is the LL-HLS part target. Default 200 ms.
+	// PartDuration is the LL-HLS part target asked for. Default 200 ms. Parts
+	// hold whole frames, so the advertised PART-TARGET is the whole number of
+	// the leading track's frames closest to it (learned from the first frames),
+	// for example 204 ms (6 frames) at 29.97 fps; see partTargetFor.
 	PartDuration time.Duration
 	// SegmentDuration is the segment target (cut on the next keyframe). Default 2 s.
 	SegmentDuration time.Duration
@@ -83,8 +86,10 @@ type Packager struct {
 	haveInit      bool
 	cur           *segment
 	partStart     int64 // ms DTS of the open part's first leading sample
-	partDur       int64 // ms covered by the open part's leading samples
+	partDur       int64 // ms covered by the open part's leading video samples
 	lastDur       int64
+	partTarget    int64 // ms, the advertised PART-TARGET; 0 until chosen
+	learn         learner
 	pend          frame.Frame // pending leading video sample (duration unknown)
 	hasPend       bool
 	video         []fmp4.Sample
@@ -213,6 +218,7 @@ func (p *Packager) WriteFrame(f *frame.Frame) {
 		if dur <= 0 {
 			dur = 1
 		}
+		p.fitVideo(prev.DTS, dur)
 		p.addVideo(&prev, dur)
 		p.pend = *f
 		p.boundary(f.DTS, f.Keyframe, dur)
@@ -222,24 +228,81 @@ func (p *Packager) WriteFrame(f *frame.Frame) {
 	if p.cur == nil {
 		p.maybeBegin(f.DTS)
 	}
-	dur := int64(p.tracks.AACFrameTicks()) * 1000 / int64(p.tracks.AAC.SampleRate)
+	if p.partTarget == 0 && !p.cfg.CDN {
+		p.partTarget = audioPartTargetFor(p.tracks.AACFrameTicks(), p.tracks.AAC.SampleRate,
+			p.cfg.PartDuration.Milliseconds(), p.cfg.SegmentDuration.Milliseconds())
+	}
+	frameTicks := int64(p.tracks.AACFrameTicks())
+	if start := p.audioStart(f.DTS); !p.cfg.CDN && len(p.audio) > 0 && p.tickMs(start+frameTicks)-p.partStart > p.partTarget {
+		// only after a jump in the audio timestamps: the prediction below keeps
+		// whole-frame parts within the target
+		p.flushPart(p.tickMs(p.audioNext), false)
+	}
 	p.addAudio(f)
-	p.partDur += dur
-	p.boundary(f.DTS+dur, true, dur)
+	// positions on the audio sample clock, rounded to the millisecond: part and
+	// segment durations are then those of the fMP4 samples (within 0.5 ms)
+	end := p.tickMs(p.audioNext)
+	p.boundary(end, true, p.tickMs(p.audioNext+frameTicks)-end)
 }
 
-// boundary closes the part and/or segment before a leading sample at next (ms).
+// tickMs converts a position on the audio sample clock to milliseconds, rounded.
+func (p *Packager) tickMs(ticks int64) int64 {
+	sr := int64(p.tracks.AAC.SampleRate)
+	return (ticks*1000 + sr/2) / sr
+}
+
+// fitVideo keeps the open part within the advertised target: before a video
+// sample at dts lasting dur is added, the part is closed if the sample would make
+// it longer (the next frame came later than the last interval predicted). While
+// the target is not chosen yet, it records the interval instead.
+func (p *Packager) fitVideo(dts, dur int64) {
+	if p.cfg.CDN {
+		return
+	}
+	if p.partTarget == 0 {
+		p.learn.add(dur)
+		return
+	}
+	if len(p.video) > 0 && p.partDur+dur > p.partTarget {
+		p.flushPart(dts, false)
+	}
+}
+
+// boundary closes the part and/or segment before a leading sample at next (ms);
+// lastDur predicts the duration of that sample.
 func (p *Packager) boundary(next int64, sync bool, lastDur int64) {
 	p.lastDur = lastDur
 	if sync && (p.cut || next-p.cur.start >= p.cfg.SegmentDuration.Milliseconds()) {
-		p.flushPart(next)
+		p.flushPart(next, true)
 		p.closeSegment(next)
 		p.begin(next)
 		return
 	}
-	if !p.cfg.CDN && next-p.partStart+lastDur > p.cfg.PartDuration.Milliseconds() {
-		p.flushPart(next)
+	if p.cfg.CDN {
+		return
 	}
+	if p.partTarget == 0 {
+		want := p.cfg.PartDuration.Milliseconds()
+		if !p.learn.ready(want) && next-p.partStart+lastDur <= want {
+			return // still learning the frame interval; the first part is not due
+		}
+		p.choosePartTarget(next)
+	}
+	if next-p.partStart+lastDur > p.partTarget {
+		p.flushPart(next, false)
+	}
+}
+
+// choosePartTarget fixes the advertised part target from the intervals learned
+// so far, before the first part (and so the first playlist) is published. It is
+// never below the open part, ending at end (ms): no part may exceed it.
+func (p *Packager) choosePartTarget(end int64) {
+	if p.partTarget != 0 {
+		return
+	}
+	t := partTargetFor(p.learn.intervals(), p.cfg.PartDuration.Milliseconds(), p.cfg.SegmentDuration.Milliseconds())
+	p.partTarget = max(t, end-p.partStart, 1)
+	p.log.Debug("cmaf part target", "stream", p.key, "target_ms", p.partTarget, "intervals", p.learn.intervals())
 }
 
 func (p *Packager) maybeBegin(dts int64) {
@@ -276,16 +339,25 @@ func (p *Packager) toLength4(au []byte, n int) []byte {
 	return out
 }
 
-func (p *Packager) addAudio(f *frame.Frame) {
+// audioStart is where an audio frame with timestamp dts (ms) goes on the audio
+// sample clock: right after the previous frame, unless the timestamps jumped by
+// more than two frames (then at dts).
+func (p *Packager) audioStart(dts int64) int64 {
 	sr := int64(p.tracks.AAC.SampleRate)
-	ticks := f.DTS * sr / 1000
+	ticks := dts * sr / 1000
 	frameTicks := int64(p.tracks.AACFrameTicks())
 	if !p.audioSynced || ticks-p.audioNext > 2*frameTicks || p.audioNext-ticks > 2*frameTicks {
-		p.audioNext, p.audioSynced = ticks, true
+		return ticks
 	}
+	return p.audioNext
+}
+
+func (p *Packager) addAudio(f *frame.Frame) {
+	p.audioNext, p.audioSynced = p.audioStart(f.DTS), true
 	if len(p.audio) == 0 {
 		p.audioBase = p.audioNext
 	}
+	frameTicks := int64(p.tracks.AACFrameTicks())
 	p.audio = append(p.audio, fmp4.Sample{Duration: uint32(frameTicks), Payload: f.Data})
 	p.audioNext += frameTicks
 }
@@ -338,11 +410,17 @@ func (p *Packager) publishInit() {
 	p.mu.Unlock()
 }
 
-// flushPart marshals the open part, which ends at end (ms).
-func (p *Packager) flushPart(end int64) {
+// flushPart marshals the open part, which ends at end (ms). The last part of a
+// segment is published with the completed segment (closeSegment), never alone:
+// a playlist showing it as the open segment's latest part would list a part
+// shorter than 85 % of the target that is not (yet) the last of its segment.
+func (p *Packager) flushPart(end int64, last bool) {
 	if p.cur == nil || (len(p.video) == 0 && len(p.audio) == 0) {
 		p.partStart, p.partDur = end, 0
 		return
+	}
+	if p.partTarget == 0 && !p.cfg.CDN {
+		p.choosePartTarget(end) // a segment (or the stream) ended while learning
 	}
 	var pt fmp4.Part
 	p.mfhd++
@@ -381,7 +459,9 @@ func (p *Packager) flushPart(end int64) {
 	}
 	p.cur.parts = append(p.cur.parts, part{data: buf.Bytes(), duration: dur, independent: independent})
 	p.parts.Add(1)
-	p.publish(false)
+	if !last {
+		p.publish(false)
+	}
 }
 
 func (p *Packager) partBytes() int {
@@ -442,12 +522,18 @@ func (p *Packager) closeSegment(end int64) {
 func (p *Packager) End() {
 	if p.cur != nil {
 		end := p.partStart + p.partDur
-		if p.hasPend {
-			p.addVideo(&p.pend, max(p.lastDur, 1))
-			p.hasPend = false
-			end = p.pend.DTS + max(p.lastDur, 1)
+		if !p.tracks.HasVideo() && p.audioSynced {
+			end = p.tickMs(p.audioNext)
 		}
-		p.flushPart(end)
+		if p.hasPend {
+			// the last frame lasts as long as the one before it
+			d := max(p.lastDur, 1)
+			p.fitVideo(p.pend.DTS, d)
+			p.addVideo(&p.pend, d)
+			p.hasPend = false
+			end = p.pend.DTS + d
+		}
+		p.flushPart(end, true)
 		p.closeSegment(end)
 	}
 	p.publish(true)

@@ -30,6 +30,8 @@ type snapshot struct {
 	ended     bool
 	targetDur int
 	bitrate   int64
+	// partTarget is the advertised PART-TARGET, fixed before the first part.
+	partTarget time.Duration
 
 	once     sync.Once
 	playlist []byte
@@ -37,7 +39,8 @@ type snapshot struct {
 
 func (s *snapshot) clone() *snapshot {
 	return &snapshot{next: make(chan struct{}), cfg: s.cfg, token: s.token, info: s.info, inits: s.inits,
-		done: s.done, discSeq: s.discSeq, open: s.open, ended: s.ended, targetDur: s.targetDur, bitrate: s.bitrate}
+		done: s.done, discSeq: s.discSeq, open: s.open, ended: s.ended, targetDur: s.targetDur, bitrate: s.bitrate,
+		partTarget: s.partTarget}
 }
 
 // swap publishes s in place of old (p.mu held).
@@ -65,6 +68,7 @@ func (p *Packager) publish(ended bool) {
 	s.discSeq = p.discSeq
 	s.targetDur = p.targetSeconds
 	s.bitrate = p.maxBitrate
+	s.partTarget = time.Duration(p.partTarget) * time.Millisecond
 	if p.cur != nil && len(p.cur.parts) > 0 {
 		c := *p.cur
 		c.parts = c.parts[:len(c.parts):len(c.parts)]
@@ -140,7 +144,10 @@ func (s *snapshot) renderPlaylist() []byte {
 	b = strconv.AppendInt(b, int64(s.targetDur), 10)
 	b = append(b, '\n')
 	if ll {
-		pt := s.cfg.PartDuration
+		pt := s.partTarget
+		if pt <= 0 { // not reached: the target is chosen before the first part
+			pt = s.cfg.PartDuration
+		}
 		b = append(b, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK="...)
 		b = appendSeconds(b, 3*pt)
 		b = append(b, "\n#EXT-X-PART-INF:PART-TARGET="...)
