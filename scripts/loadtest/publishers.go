@@ -32,12 +32,34 @@ import (
 // timestamps that keep increasing. Steps add publishers (at -ramp per second)
 // to reach each count of -sweep, warm up, and measure a window.
 //
+// How the harness sends (pubsched.go): each publisher connects and publishes
+// in its own goroutine (rtmpclient.Publish), sends its metadata and sequence
+// headers, then joins one of GOMAXPROCS scheduler shards and its goroutine
+// only waits for the end. A shard wakes every pubTick (5 ms) and, for each of
+// its publishers whose next video frame is due, encodes every tag due by now
+// (the frame and the audio captured since the last one, as a camera sends
+// them) into RTMP chunks (rtmpclient AppendTag) and sends them with one
+// write. So a publisher costs one system call per frame, and the harness a
+// handful of goroutine wake-ups per tick, not a timer, a context, a goroutine
+// hand-off and a system call per tag and chunk. Publishers start at phases
+// spread evenly over a frame interval, so every tick writes about the same.
+//
+// A shard must not wait for one slow server connection: each write may wait
+// at most blockWait (1 ms) for its socket. When the server does not read and
+// the socket is full, the write returns with the rest queued in the
+// connection (rtmpclient ErrBlocked) and the publisher is handed to a
+// goroutine of its own that waits until the queue is written (failing it
+// after the client's write timeout, 10 s) and hands it back; meanwhile the
+// shard skips it and counts its lag as still growing. Its tags are not
+// dropped: once back, it sends everything due by then in one write. A shard
+// thus loses at most blockWait per publisher whose socket fills up.
+//
 // A publisher is BEHIND in a window when any of these holds:
-//   - send lag: a tag left the harness (its write returned) more than
-//     -behind after it was due at real-time pace. The RTMP client writes
-//     asynchronously, so a write blocks only when the previous message of
-//     the same kind has not left yet: the socket is full because the server
-//     does not read;
+//   - send lag: a batch (a video frame and the audio before it) left the
+//     harness (its write returned) more than -behind after the frame was
+//     due at real-time pace. Writes do not wait for a full socket (see
+//     above): a blocked batch counts as lagging from its due time until its
+//     queue is written;
 //   - read backlog: the bytes it sent that the server has not read yet
 //     (client send queue + server receive queue, /proc/net/tcp, sampled
 //     every 500 ms) exceed -behind of its media. This catches a server that
@@ -48,32 +70,48 @@ import (
 //     the media but a remuxer could not keep up;
 //   - it is not publishing: never connected, or disconnected.
 //
-// The harness's own lateness (waking up late for a tag because the machine
-// is saturated) is reported apart: a step whose publishers woke late by
-// more than half of -behind is marked harness-limited, since then the
-// harness, not the server, may be what fell behind.
+// The send lag of a batch is measured from its video frame's due time; the
+// audio in it was held back up to one frame interval on purpose, as a
+// camera's would be, and is not counted as lag.
+//
+// The harness's own lateness (a shard reaching a publisher after its frame
+// was due: the tick, plus the machine being saturated) is reported apart: a
+// step whose publishers were reached late by more than half of -behind is
+// marked harness-limited, since then the harness, not the server, may be
+// what fell behind.
 
 // camPublisher is one publisher of the mode.
 type camPublisher struct {
 	url     string
 	channel string
 	in      *input
+	n       int // its index in the run: shard and phase
 
 	phase atomic.Int32 // phaseConnecting, phasePlaying (publishing), phaseEnded
 	err   error        // why it ended; read after phaseEnded
 
 	// Window maxima (ns), swapped to 0 when a window opens.
-	maxLag  atomic.Int64 // write returned − due
-	maxWake atomic.Int64 // woke up − due
+	maxLag  atomic.Int64 // write returned − due (or now − due while blocked)
+	maxWake atomic.Int64 // reached by its shard − due
 	bytes   atomic.Int64 // FLV bytes of media sent
+
+	// Set before the publisher joins its shard, read-only after.
+	conn      pubConn
+	appendTag tagAppender // the connection's AppendTag, made once
+
+	failOnce sync.Once
+	failErr  error
+	failed   chan struct{} // closed when a write failed; failErr says why
+
+	// Owned by the shard, or by the drain goroutine while slow.
+	cur        camCursor
+	next       int64       // nanotime its next batch is due: the next video frame's
+	slow       atomic.Bool // a blocked write's queue is being drained by its own goroutine
+	blockedDue int64       // due time of the batch that blocked
 }
 
-// earlyWrite lets a publisher write a tag this long before it is due, so
-// the audio and video of one moment go in one wake-up.
-const earlyWrite = 5 * time.Millisecond
-
-func (p *camPublisher) run(ctx context.Context) {
-	err := p.publish(ctx)
+func (p *camPublisher) run(ctx context.Context, sh *pubShard) {
+	err := p.publish(ctx, sh)
 	if ctx.Err() == nil {
 		if err == nil {
 			err = errors.New("publisher stopped")
@@ -83,56 +121,63 @@ func (p *camPublisher) run(ctx context.Context) {
 	p.phase.Store(phaseEnded)
 }
 
-func (p *camPublisher) publish(ctx context.Context) error {
+// publish connects, sends the headers and hands the publisher to its shard,
+// then waits for the run to end or a write to fail.
+func (p *camPublisher) publish(ctx context.Context, sh *pubShard) error {
 	conn, err := rtmpclient.Publish(ctx, p.url, rtmpclient.Config{})
 	if err != nil {
 		return fmt.Errorf("publish %s: %w", p.channel, err)
 	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
 	in := p.in
+	var buf []byte
 	if in.Metadata != nil {
-		if err := conn.WriteTag(flv.TagScript, 0, in.Metadata); err != nil {
+		if buf, err = conn.AppendTag(buf, flv.TagScript, 0, in.Metadata); err != nil {
 			return err
 		}
 	}
-	if err := conn.WriteTag(flv.TagVideo, 0, in.Video); err != nil {
+	if buf, err = conn.AppendTag(buf, flv.TagVideo, 0, in.Video); err != nil {
 		return err
 	}
 	if in.Audio != nil {
-		if err := conn.WriteTag(flv.TagAudio, 0, in.Audio); err != nil {
+		if buf, err = conn.AppendTag(buf, flv.TagAudio, 0, in.Audio); err != nil {
 			return err
 		}
 	}
+	if err := conn.WriteChunks(buf, time.Time{}); err != nil {
+		return fmt.Errorf("%s: headers: %w", p.channel, err)
+	}
+	p.conn, p.appendTag = conn, conn.AppendTag
+	p.failed = make(chan struct{})
+	p.cur = camCursor{in: in, start: nanotime() + phaseOffset(p.n, in)}
+	p.next = p.cur.nextBatch()
 	p.phase.Store(phasePlaying)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	start := nanotime()
-	for pass := uint32(0); ; pass++ {
-		base := pass * in.Period
-		for i := range in.Media {
-			t := &in.Media[i]
-			ts := base + t.Timestamp
-			due := start + int64(ts)*int64(time.Millisecond)
-			if wait := due - nanotime(); wait > int64(earlyWrite) {
-				timer.Reset(time.Duration(wait))
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-timer.C:
-				}
-				storeMax(&p.maxWake, nanotime()-due)
-			}
-			if err := conn.WriteTag(t.Type, ts, t.Data); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("%s: %w", p.channel, err)
-			}
-			storeMax(&p.maxLag, nanotime()-due)
-			p.bytes.Add(int64(flv.TagHeaderSize + len(t.Data) + flv.PrevSizeLength))
-		}
+	sh.add(p)
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-p.failed:
+		return p.failErr
+	}
+}
+
+// fail ends the publisher with err, unless the run is stopping anyway.
+func (p *camPublisher) fail(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	p.failOnce.Do(func() {
+		p.failErr = err
+		close(p.failed)
+	})
+}
+
+func (p *camPublisher) hasFailed() bool {
+	select {
+	case <-p.failed:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -248,6 +293,12 @@ func runPublishers(ctx context.Context, cfg *config, in *input, stdout, log io.W
 	pctx, stopAll := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { stopAll(); wg.Wait() }()
+	shards := make([]*pubShard, runtime.GOMAXPROCS(0))
+	for i := range shards {
+		sh := &pubShard{wg: &wg}
+		shards[i] = sh
+		wg.Go(func() { sh.run(pctx) })
+	}
 	var pubs []*camPublisher
 	var stepErr error
 	var rtmpPort uint16
@@ -273,7 +324,7 @@ func runPublishers(ctx context.Context, cfg *config, in *input, stdout, log io.W
 					rtmpPort = uint16(p)
 				}
 			}
-			fresh = append(fresh, &camPublisher{url: push, channel: id, in: in})
+			fresh = append(fresh, &camPublisher{url: push, channel: id, in: in, n: j})
 		}
 		if stepErr != nil {
 			break
@@ -288,7 +339,8 @@ func runPublishers(ctx context.Context, cfg *config, in *input, stdout, log io.W
 				}
 			}
 			pubs = append(pubs, p)
-			wg.Go(func() { p.run(pctx) })
+			sh := shards[p.n%len(shards)]
+			wg.Go(func() { p.run(pctx, sh) })
 		}
 		if stepErr != nil {
 			break
