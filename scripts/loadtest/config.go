@@ -114,7 +114,11 @@ over -runs publishes (each on a new channel), with p50/p95.
 900 kbit/s + AAC 96 kbit/s, made once with ffmpeg) on channels with FLV and
 HLS on (-record mp4 adds recording), ramped in steps (-sweep) or at once
 (-publishers). Reports server CPU per 100 publishers and the most
-publishers held with none behind real time (see -behind).
+publishers held with none behind real time (see -behind). Each publisher
+connects on its own; then GOMAXPROCS scheduler goroutines send for all of
+them: every 5 ms, each due publisher's video frame and the audio due by then
+go out pre-chunked in one write (a full socket is waited for at most 1 ms,
+then that publisher drains on its own goroutine, counted as lag).
 
 The harness shares the machine with the server: its own CPU is reported too
 (GOMAXPROCS limits it).
