@@ -346,3 +346,55 @@ func TestWriteChunksMixed(t *testing.T) {
 	}
 	require.ErrorContains(t, c.WriteChunks(b, time.Time{}), "closed")
 }
+
+// benchConn publishes to a fake server that reads and drops everything.
+func benchConn(b *testing.B) *Conn {
+	addr := (&fakeServer{}).start(b)
+	c, err := Dial(context.Background(), "rtmp://"+addr+"/live/key", Options{Timeout: 5 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close(false) })
+	return c
+}
+
+// BenchmarkSendFrame sends what a 1 Mbit/s camera sends per frame (a 3.7 KB
+// video frame and an audio frame) with WriteTag, and pre-chunked in one
+// write: the cost per frame and publisher in the load harness.
+func BenchmarkSendFrame(b *testing.B) {
+	frame := synthFrame(false, 3700)
+	audio := make([]byte, 350)
+	audio[0], audio[1] = 0xaf, 1
+	b.Run("WriteTag", func(b *testing.B) {
+		c := benchConn(b)
+		ctx := context.Background()
+		b.ReportAllocs()
+		ts := uint32(0)
+		for b.Loop() {
+			if err := c.WriteTag(ctx, flv.TagAudio, ts, audio); err != nil {
+				b.Fatal(err)
+			}
+			if err := c.WriteTag(ctx, flv.TagVideo, ts, frame); err != nil {
+				b.Fatal(err)
+			}
+			ts += 33
+		}
+	})
+	b.Run("WriteChunks", func(b *testing.B) {
+		c := benchConn(b)
+		var buf []byte
+		b.ReportAllocs()
+		ts := uint32(0)
+		for b.Loop() {
+			buf, _ = c.AppendTag(buf[:0], flv.TagAudio, ts, audio)
+			buf, _ = c.AppendTag(buf, flv.TagVideo, ts, frame)
+			if err := c.WriteChunks(buf, time.Now().Add(time.Millisecond)); err != nil && !errors.Is(err, ErrBlocked) {
+				b.Fatal(err)
+			}
+			ts += 33
+		}
+		if err := c.Flush(time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
