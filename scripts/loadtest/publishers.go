@@ -482,6 +482,15 @@ func measurePublishers(ctx context.Context, cfg *config, tgt *target, pubs []*ca
 	stopSampler()
 	<-samplerDone
 	win := time.Since(ws)
+	// What was sent and the lags in the window, before the streams call
+	// (which takes seconds on a busy server).
+	sentIn := make([]int64, len(pubs))
+	lagIn := make([]int64, len(pubs))
+	wakeIn := make([]int64, len(pubs))
+	for i, p := range pubs {
+		sentIn[i] = p.bytes.Load() - bytes0[i]
+		lagIn[i], wakeIn[i] = p.maxLag.Load(), p.maxWake.Load()
+	}
 	u := usage.close()
 	if err != nil {
 		return nil, err
@@ -500,8 +509,8 @@ func measurePublishers(ctx context.Context, cfg *config, tgt *target, pubs []*ca
 	var lags, wakes, backlogs []float64
 	var sent int64
 	for i, p := range pubs {
-		lag, wake := p.maxLag.Load(), p.maxWake.Load()
-		sent += p.bytes.Load() - bytes0[i]
+		lag, wake := lagIn[i], wakeIn[i]
+		sent += sentIn[i]
 		st1, live1 := s1[p.channel]
 		st0 := s0[p.channel]
 		var reasons []string
