@@ -64,7 +64,10 @@ func (c *serverConn) Read(b []byte) (int, error) {
 // when nobody watches the stream at low latency, waits until ReadBatch after
 // the previous read so the next read brings a whole interval of media. A read
 // that filled at least half the buffer is followed at once (the publisher
-// sends faster than that), so batching never holds a publisher back.
+// sends faster than that), so batching never holds a publisher back. The
+// wake-ups are rounded up to a batchGrid boundary shared by all connections:
+// a thousand batching publishers wake in a few bursts per interval, and the
+// runtime sleeps between them instead of waking for every connection.
 type sockReader struct {
 	net.Conn
 	h    *connHandler
@@ -72,11 +75,14 @@ type sockReader struct {
 	full bool
 }
 
+// batchGrid aligns batched reads (see sockReader).
+const batchGrid = 20 * time.Millisecond
+
 func (r *sockReader) Read(b []byte) (int, error) {
 	if pub := r.h.pub; pub != nil {
 		pub.Flush()
 		if d := r.h.srv.cfg.ReadBatch; d > 0 && !r.full && !pub.Stream().LowLatency() {
-			if wait := time.Until(r.last.Add(d)); wait > 0 {
+			if wait := time.Until(r.last.Add(d).Truncate(batchGrid).Add(batchGrid)); wait > 0 {
 				time.Sleep(wait)
 			}
 		}

@@ -423,3 +423,55 @@ func TestLowLatencyCountsViewersAndFlaggedSubscribers(t *testing.T) {
 	}
 	require.False(t, s.LowLatency())
 }
+
+// A merging packager of a DeferWake stream that nobody watches is woken by
+// Flush (the publisher's batch), not by a merge timer; a viewer arriving gets
+// the pending batch flushed and timers again.
+func TestDeferWakeFlushEndsMergeBatch(t *testing.T) {
+	mw := 50 * time.Millisecond
+	h := newTestHub(Config{})
+	p, err := h.Publish("ch", PublishOptions{DeferWake: true, MergeWindow: &mw})
+	require.NoError(t, err)
+	require.NoError(t, p.WriteVideo(0, avcHeader))
+	publishGOPs(t, p, 0, 1, 1)
+	p.Flush()
+	pkgr, err := h.Subscribe("ch", SubscribeOptions{Internal: true, Merge: true})
+	require.NoError(t, err)
+	_, err = pkgr.Read(context.Background(), nil)
+	require.NoError(t, err)
+
+	got := make(chan int, 1)
+	go func() {
+		pkts, _ := pkgr.Read(context.Background(), nil)
+		got <- len(pkts)
+	}()
+	time.Sleep(10 * time.Millisecond)
+	require.NoError(t, p.WriteAudio(40, audio()))
+	select {
+	case n := <-got:
+		t.Fatalf("woken without Flush (%d packets)", n)
+	case <-time.After(3 * mw):
+	}
+	p.Flush()
+	select {
+	case n := <-got:
+		require.Equal(t, 1, n)
+	case <-time.After(2 * time.Second):
+		t.Fatal("Flush did not end the merge batch")
+	}
+
+	require.NoError(t, p.WriteAudio(60, audio())) // pending, no timer
+	viewer, err := h.Subscribe("ch", SubscribeOptions{Merge: true})
+	require.NoError(t, err)
+	pkts, err := pkgr.Read(context.Background(), nil)
+	require.NoError(t, err)
+	require.Equal(t, uint32(60), pkts[0].Time, "a viewer's arrival flushes the pending batch")
+	_, err = viewer.Read(context.Background(), nil)
+	require.NoError(t, err)
+	start := time.Now()
+	require.NoError(t, p.WriteAudio(80, audio())) // no Flush: the merge timer wakes the viewer
+	pkts, err = viewer.Read(context.Background(), nil)
+	require.NoError(t, err)
+	require.Equal(t, uint32(80), pkts[len(pkts)-1].Time)
+	require.Less(t, time.Since(start), time.Second)
+}

@@ -103,6 +103,11 @@ func (p *Publisher) Flush() {
 	s := p.s
 	s.mu.Lock()
 	s.wakeLocked()
+	if s.pending && s.lowLatency.Load() == 0 {
+		// Nobody waits on the merge window for latency (only packagers and
+		// recorders merge): the publisher's batch is the merge.
+		s.flushLocked()
+	}
 	s.mu.Unlock()
 }
 

@@ -259,14 +259,19 @@ func (s *Stream) wakeLocked() {
 func (s *Stream) batch(p *Packet) {
 	if !s.pending {
 		s.pending, s.pendingSince = true, p.Arrived
-		gen := s.timerGen
-		time.AfterFunc(s.merge, func() {
-			s.mu.Lock()
-			if s.pending && s.timerGen == gen {
-				s.flushLocked()
-			}
-			s.mu.Unlock()
-		})
+		// When nobody merges for latency, the publisher's Flush ends the
+		// batch: no timer per batch (with read batching, ten per second per
+		// stream). Subscribe flushes such a batch when a viewer arrives.
+		if pub := s.publisher; pub == nil || !pub.deferWake || s.lowLatency.Load() > 0 {
+			gen := s.timerGen
+			time.AfterFunc(s.merge, func() {
+				s.mu.Lock()
+				if s.pending && s.timerGen == gen {
+					s.flushLocked()
+				}
+				s.mu.Unlock()
+			})
+		}
 	}
 	if p.Type != flv.TagVideo || p.Header {
 		return
@@ -359,6 +364,9 @@ func (s *Stream) Subscribe(opts SubscribeOptions) (*Subscriber, error) {
 	}
 	if opts.lowLatency() {
 		s.lowLatency.Add(1)
+		if s.pending {
+			s.flushLocked() // a batch pending without a timer (see batch)
+		}
 	}
 	return sub, nil
 }
