@@ -55,6 +55,7 @@ import (
 )
 
 func main() {
+	gateway.TuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := run(ctx, os.Args[1:], nil); err != nil {

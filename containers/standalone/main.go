@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/livestack/livestack/shared/gateway"
 )
 
 func main() {
@@ -18,6 +20,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "standalone:", err)
 		os.Exit(2)
 	}
+	gateway.TuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := run(ctx, cfg, os.Stdout, nil); err != nil {
