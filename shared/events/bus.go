@@ -16,17 +16,21 @@ const DefaultBusQueue = 1024
 
 // BusConfig configures a Bus.
 type BusConfig struct {
-	// Queue bounds the events waiting for delivery; when full, Publish drops
-	// the event, logs it and counts it in Dropped. Default DefaultBusQueue.
+	// Queue bounds the events waiting for delivery. Default DefaultBusQueue.
 	Queue int
+	// FullWait is how long Publish waits for room in a full queue (a
+	// thousand streams ending at once) before it drops the event, logs it
+	// and counts it in Dropped. Default 10 s; negative drops at once.
+	FullWait time.Duration
 	// HandlerTimeout bounds one handler call. Default 30 s.
 	HandlerTimeout time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
 
-// Bus is the in-process event bus of the standalone build. Publish never
-// blocks: events go into a bounded queue and one goroutine delivers them, in
+// Bus is the in-process event bus of the standalone build. Publish blocks
+// only while the queue is full (at most BusConfig.FullWait): events go into a
+// bounded queue and one goroutine delivers them, in
 // publish order, to every handler subscribed to their type. A handler error is
 // logged; it does not stop delivery to others.
 type Bus struct {
@@ -53,6 +57,9 @@ func NewBus(cfg BusConfig) *Bus {
 	}
 	if cfg.HandlerTimeout <= 0 {
 		cfg.HandlerTimeout = 30 * time.Second
+	}
+	if cfg.FullWait == 0 {
+		cfg.FullWait = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -96,9 +103,10 @@ func (b *Bus) Subscribe(h Handler, types ...string) (unsubscribe func()) {
 	}
 }
 
-// Publish queues the events for delivery and returns at once. An event that
-// does not fit in the queue, or arrives after Close, is dropped, logged and
-// reported in the returned error.
+// Publish queues the events for delivery. It returns at once unless the
+// queue is full; then it waits for room up to BusConfig.FullWait (or until ctx
+// ends or the bus closes). An event that still does not fit, or arrives after
+// Close, is dropped, logged and reported in the returned error.
 func (b *Bus) Publish(ctx context.Context, evs ...Event) error {
 	var dropped int
 	for _, ev := range evs {
@@ -117,18 +125,38 @@ func (b *Bus) Publish(ctx context.Context, evs ...Event) error {
 			continue
 		default:
 		}
-		select {
-		case b.queue <- ev:
-		default:
+		if !b.enqueue(ctx, ev) {
 			dropped++
 			b.dropped.Add(1)
-			b.cfg.Logger.Warn("event bus full: event dropped", "type", ev.Type, "id", ev.ID, "queue", cap(b.queue))
+			b.cfg.Logger.Warn("event bus full: event dropped", "type", ev.Type, "id", ev.ID, "queue", cap(b.queue), "waited", max(b.cfg.FullWait, 0))
 		}
 	}
 	if dropped > 0 {
 		return fmt.Errorf("event bus: %d of %d events dropped", dropped, len(evs))
 	}
 	return nil
+}
+
+// enqueue puts ev in the queue, waiting up to FullWait for room.
+func (b *Bus) enqueue(ctx context.Context, ev Event) bool {
+	select {
+	case b.queue <- ev:
+		return true
+	default:
+	}
+	if b.cfg.FullWait <= 0 {
+		return false
+	}
+	t := time.NewTimer(b.cfg.FullWait)
+	defer t.Stop()
+	select {
+	case b.queue <- ev:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	case <-b.closed:
+	}
+	return false
 }
 
 // Dropped is the number of events dropped because the queue was full.

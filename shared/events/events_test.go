@@ -88,42 +88,59 @@ func TestBusUnsubscribe(t *testing.T) {
 	}
 }
 
-func TestBusIsBoundedAndNeverBlocks(t *testing.T) {
-	b := NewBus(BusConfig{Queue: 2, Logger: quiet()})
-	release := make(chan struct{})
-	entered := make(chan struct{}, 1)
-	b.Subscribe(func(context.Context, Event) error {
-		select {
-		case entered <- struct{}{}:
-		default:
-		}
-		<-release
-		return nil
-	})
-	_ = b.Publish(context.Background(), StreamStarted(streamDetail("first")))
-	<-entered // the loop holds "first"; the queue is empty again
-	var errs int
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; i < 10; i++ {
-			if b.Publish(context.Background(), StreamStarted(streamDetail("x"))) != nil {
-				errs++
+// A full queue holds Publish back for at most FullWait, then drops; with
+// FullWait negative it drops at once; room freed meanwhile takes the event.
+func TestBusIsBoundedAndWaitsAtMostFullWait(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		wait     time.Duration
+		release  time.Duration // when the handler lets go (0: only at the end)
+		dropped  int64
+		maxTaken time.Duration
+	}{
+		{name: "drop at once", wait: -1, dropped: 8, maxTaken: time.Second},
+		{name: "wait then drop", wait: 50 * time.Millisecond, dropped: 8, maxTaken: 8*50*time.Millisecond + 2*time.Second},
+		{name: "room frees up in time", wait: 5 * time.Second, release: 100 * time.Millisecond, dropped: 0, maxTaken: 4 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := NewBus(BusConfig{Queue: 2, FullWait: tc.wait, Logger: quiet()})
+			release := make(chan struct{})
+			entered := make(chan struct{}, 1)
+			b.Subscribe(func(context.Context, Event) error {
+				select {
+				case entered <- struct{}{}:
+				default:
+				}
+				<-release
+				return nil
+			})
+			_ = b.Publish(context.Background(), StreamStarted(streamDetail("first")))
+			<-entered // the loop holds "first"; the queue is empty again
+			if tc.release > 0 {
+				time.AfterFunc(tc.release, func() { close(release) })
 			}
-		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Publish blocked on a full bus")
-	}
-	close(release)
-	_ = b.Close(context.Background())
-	if errs != 8 || b.Dropped() != 8 {
-		t.Errorf("errors %d, dropped %d; want 8 and 8 (queue of 2)", errs, b.Dropped())
-	}
-	if b.Handled() != 3 {
-		t.Errorf("handled %d, want 3", b.Handled())
+			start := time.Now()
+			var errs int64
+			for i := 0; i < 10; i++ {
+				if b.Publish(context.Background(), StreamStarted(streamDetail("x"))) != nil {
+					errs++
+				}
+			}
+			taken := time.Since(start)
+			if tc.release == 0 {
+				close(release)
+			}
+			_ = b.Close(context.Background())
+			if errs != tc.dropped || b.Dropped() != tc.dropped {
+				t.Errorf("errors %d, dropped %d; want %d (queue of 2)", errs, b.Dropped(), tc.dropped)
+			}
+			if b.Handled() != 11-tc.dropped {
+				t.Errorf("handled %d, want %d", b.Handled(), 11-tc.dropped)
+			}
+			if taken > tc.maxTaken {
+				t.Errorf("Publish took %s, want at most %s", taken, tc.maxTaken)
+			}
+		})
 	}
 }
 
