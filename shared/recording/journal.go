@@ -38,7 +38,8 @@ type journal struct {
 	path  string
 	bytes int64
 	seq   uint32
-	buf   seekablebuffer.Buffer
+	buf   seekablebuffer.Buffer // the init block
+	frag  []byte                // a fragment (appendPart), reused
 	gs    *groupSync
 }
 
@@ -64,12 +65,17 @@ func createJournal(path string, init *fmp4.Init, gs *groupSync) (*journal, error
 }
 
 func (j *journal) flushBuf() error {
-	b := j.buf.Bytes()
+	err := j.write(j.buf.Bytes())
+	j.buf.Reset()
+	return err
+}
+
+// write appends b and makes it durable.
+func (j *journal) write(b []byte) error {
 	if _, err := j.f.Write(b); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
 	j.bytes += int64(len(b))
-	j.buf.Reset()
 	if err := j.gs.Sync(j.f); err != nil {
 		return fmt.Errorf("sync journal: %w", err)
 	}
@@ -79,11 +85,8 @@ func (j *journal) flushBuf() error {
 // writePart appends one fragment and makes it durable.
 func (j *journal) writePart(tracks []*fmp4.PartTrack) error {
 	j.seq++
-	if err := (fmp4.Part{SequenceNumber: j.seq, Tracks: tracks}).Marshal(&j.buf); err != nil {
-		j.buf.Reset()
-		return fmt.Errorf("marshal fragment: %w", err)
-	}
-	return j.flushBuf()
+	j.frag = appendPart(j.frag[:0], fmp4.Part{SequenceNumber: j.seq, Tracks: tracks})
+	return j.write(j.frag)
 }
 
 func (j *journal) close() error {

@@ -1,0 +1,85 @@
+package recording
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
+	"github.com/stretchr/testify/require"
+)
+
+func randomPart(r *rand.Rand) fmp4.Part {
+	p := fmp4.Part{SequenceNumber: r.Uint32()}
+	for id := 1; id <= r.IntN(3)+1; id++ {
+		t := &fmp4.PartTrack{ID: id, BaseTime: r.Uint64() >> r.IntN(64)}
+		for range r.IntN(40) {
+			s := &fmp4.Sample{Duration: r.Uint32() >> r.IntN(32), Payload: make([]byte, r.IntN(3000))}
+			if r.IntN(4) == 0 {
+				s.IsNonSyncSample = true
+			}
+			if r.IntN(3) == 0 {
+				s.PTSOffset = int32(r.Uint32()) >> r.IntN(32)
+			}
+			for i := range s.Payload {
+				s.Payload[i] = byte(r.Uint32())
+			}
+			t.Samples = append(t.Samples, s)
+		}
+		p.Tracks = append(p.Tracks, t)
+	}
+	return p
+}
+
+func TestAppendPartMatchesMediacommon(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	fixed := []fmp4.Part{
+		{SequenceNumber: 1, Tracks: []*fmp4.PartTrack{{ID: 1}}},
+		{SequenceNumber: 7, Tracks: []*fmp4.PartTrack{
+			{ID: 1, BaseTime: 90000, Samples: []*fmp4.Sample{{Duration: 3000, Payload: []byte{1, 2, 3}}, {Duration: 3000, IsNonSyncSample: true, PTSOffset: -3000, Payload: []byte{4}}}},
+			{ID: 2, BaseTime: 44100, Samples: []*fmp4.Sample{{Duration: 1024, Payload: []byte{5, 6}}}},
+		}},
+	}
+	for i := 0; i < 500; i++ {
+		fixed = append(fixed, randomPart(r))
+	}
+	prefix := []byte("journal so far")
+	for i, p := range fixed {
+		var want seekablebuffer.Buffer
+		require.NoError(t, p.Marshal(&want), "part %d", i)
+		got := appendPart(append([]byte{}, prefix...), p)
+		require.True(t, bytes.HasPrefix(got, prefix))
+		require.Equal(t, want.Bytes(), got[len(prefix):], "part %d", i)
+	}
+}
+
+func BenchmarkFragment(b *testing.B) {
+	// one second of 30 fps video at ~1 Mbit/s and 44.1 kHz AAC
+	p := fmp4.Part{SequenceNumber: 1}
+	v := &fmp4.PartTrack{ID: 1}
+	for i := 0; i < 30; i++ {
+		v.Samples = append(v.Samples, &fmp4.Sample{Duration: 3000, IsNonSyncSample: i > 0, PTSOffset: 3000, Payload: make([]byte, 3800)})
+	}
+	a := &fmp4.PartTrack{ID: 2}
+	for i := 0; i < 43; i++ {
+		a.Samples = append(a.Samples, &fmp4.Sample{Duration: 1024, Payload: make([]byte, 280)})
+	}
+	p.Tracks = []*fmp4.PartTrack{v, a}
+	b.Run("mediacommon", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var buf seekablebuffer.Buffer
+			if err := p.Marshal(&buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("appendPart", func(b *testing.B) {
+		b.ReportAllocs()
+		var dst []byte
+		for b.Loop() {
+			dst = appendPart(dst[:0], p)
+		}
+	})
+}
