@@ -4,27 +4,42 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 )
 
-// groupSync makes spool writes durable for many recordings at once: a caller
-// that wrote a fragment or a segment calls Sync, which returns once a flush
-// that started after the call has completed. Callers that arrive while a
-// flush runs share the next one, so with hundreds of streams each writing
-// about once a second the spool costs a few flushes a second, not one fsync
-// per stream (and no blocked OS thread per stream). On Linux a flush is one
-// syncfs(2) of the spool's file system; elsewhere each caller fsyncs its own
-// file.
+// groupSyncInterval is how often what Written marked is flushed.
+const groupSyncInterval = time.Second
+
+// groupSync makes spool writes durable for every recording at once. On Linux
+// a flush is one syncfs(2) of the spool's file system:
+//
+//   - Written(f) marks f's new data for the next flush and returns at once;
+//     a flush follows within groupSyncInterval. Journal fragments use it: the
+//     recorder never waits for the disk, and a power cut loses at most the
+//     last second or two of a recording (a killed process loses nothing
+//     written: the data is in the page cache).
+//   - Sync(f) waits until a flush that started after the call has finished
+//     (callers arriving while one runs share the next): state changes and
+//     finished files use it, so what files.log says is on disk.
+//
+// A thousand recorded streams thus cost one flush a second instead of one
+// fsync per stream per second, and no OS thread blocked per stream. Elsewhere
+// (no syncfs) both fsync f itself.
 type groupSync struct {
 	dir       *os.File // an open handle on the spool directory, for syncfs
+	interval  time.Duration
+	stop      chan struct{}
+	loopDone  chan struct{}
 	closeOnce sync.Once
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	running bool
-	started uint64 // flushes started
-	done    uint64 // the id of the last flush completed
-	err     error  // its result
-	// Flushes counts flushes run, for tests and metrics.
+	mu        sync.Mutex
+	cond      *sync.Cond
+	running   bool
+	started   uint64 // flushes started
+	done      uint64 // the id of the last flush completed
+	err       error  // its result
+	dirty     bool // Written since the last flush started
+	// Flushes counts flushes run, for tests.
 	Flushes uint64
 }
 
@@ -33,9 +48,21 @@ func newGroupSync(spoolDir string) (*groupSync, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open spool dir: %w", err)
 	}
-	g := &groupSync{dir: d}
+	g := &groupSync{dir: d, interval: groupSyncInterval, stop: make(chan struct{}), loopDone: make(chan struct{})}
 	g.cond = sync.NewCond(&g.mu)
+	go g.loop()
 	return g, nil
+}
+
+// Written notes that f has new data: it is flushed within about an interval.
+func (g *groupSync) Written(f *os.File) error {
+	if g == nil || !groupFlushSupported {
+		return f.Sync()
+	}
+	g.mu.Lock()
+	g.dirty = true
+	g.mu.Unlock()
+	return nil
 }
 
 // Sync makes f's data written so far durable. A nil groupSync fsyncs f.
@@ -45,7 +72,13 @@ func (g *groupSync) Sync(f *os.File) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	need := g.started + 1 // a flush already running may have missed the write
+	g.dirty = true
+	return g.flushLocked(g.started + 1) // a flush already running may have missed the write
+}
+
+// flushLocked returns once flush number need has completed, running the
+// flush itself when nobody else is. Called with g.mu held.
+func (g *groupSync) flushLocked(need uint64) error {
 	for g.done < need {
 		if g.running {
 			g.cond.Wait()
@@ -54,6 +87,7 @@ func (g *groupSync) Sync(f *os.File) error {
 		g.running = true
 		g.started++
 		id := g.started
+		g.dirty = false
 		g.mu.Unlock()
 		err := flushFS(g.dir)
 		g.mu.Lock()
@@ -64,6 +98,37 @@ func (g *groupSync) Sync(f *os.File) error {
 	if g.err != nil {
 		return fmt.Errorf("sync spool: %w", g.err)
 	}
+	return nil
+}
+
+// loop flushes what Written marked, once per interval.
+func (g *groupSync) loop() {
+	defer close(g.loopDone)
+	t := time.NewTicker(g.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		g.mu.Lock()
+		if g.dirty && !g.running && groupFlushSupported {
+			_ = g.flushLocked(g.started + 1) // an error reaches the next Sync
+		}
+		g.mu.Unlock()
+	}
+}
+
+// DirWritten notes new entries in dir (creations, renames) for the next
+// flush; without syncfs it fsyncs dir.
+func (g *groupSync) DirWritten(dir string) error {
+	if g == nil || !groupFlushSupported {
+		return syncDir(dir)
+	}
+	g.mu.Lock()
+	g.dirty = true
+	g.mu.Unlock()
 	return nil
 }
 
@@ -80,6 +145,17 @@ func (g *groupSync) close() error {
 		return nil
 	}
 	var err error
-	g.closeOnce.Do(func() { err = g.dir.Close() })
+	g.closeOnce.Do(func() {
+		close(g.stop)
+		<-g.loopDone
+		g.mu.Lock()
+		if g.dirty && groupFlushSupported {
+			err = g.flushLocked(g.started + 1)
+		}
+		g.mu.Unlock()
+		if cerr := g.dir.Close(); err == nil {
+			err = cerr
+		}
+	})
 	return err
 }

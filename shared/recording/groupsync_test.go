@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -53,4 +54,33 @@ func TestGroupSyncSharesFlushes(t *testing.T) {
 	defer f.Close()
 	require.NoError(t, nilSync.Sync(f), "a nil groupSync fsyncs the file")
 	require.NoError(t, nilSync.SyncDir(dir))
+}
+
+// Written returns at once and the background loop flushes within about an
+// interval; close flushes what is still marked.
+func TestGroupSyncWrittenFlushesInBackground(t *testing.T) {
+	if !groupFlushSupported {
+		t.Skip("no syncfs here: Written fsyncs the file itself")
+	}
+	dir := t.TempDir()
+	gs, err := newGroupSync(dir)
+	require.NoError(t, err)
+	f, err := os.Create(filepath.Join(dir, "journal"))
+	require.NoError(t, err)
+	defer f.Close()
+	flushes := func() uint64 {
+		gs.mu.Lock()
+		defer gs.mu.Unlock()
+		return gs.Flushes
+	}
+	_, _ = f.Write([]byte("fragment"))
+	require.NoError(t, gs.Written(f))
+	require.Zero(t, flushes(), "Written does not wait for the disk")
+	require.Eventually(t, func() bool { return flushes() == 1 }, 3*groupSyncInterval, 10*time.Millisecond)
+	time.Sleep(2 * groupSyncInterval)
+	require.Equal(t, uint64(1), flushes(), "nothing marked: no flush")
+	require.NoError(t, gs.DirWritten(dir))
+	require.NoError(t, gs.close())
+	require.Equal(t, uint64(2), flushes(), "close flushes what is marked")
+	require.NoError(t, gs.close(), "twice is harmless")
 }

@@ -20,7 +20,8 @@ import (
 //
 // While it is being recorded it is a journal: a fragmented MP4 (an init block,
 // then one moof+mdat fragment about every Config.FragmentDuration) appended to
-// "NNNNNN.mp4.journal" and made durable after every fragment (groupSync). A process killed at any
+// "NNNNNN.mp4.journal" and flushed to disk with the spool's next flush, within
+// about a second (groupSync). A process killed at any
 // moment leaves a journal whose complete fragments are intact; the torn tail is
 // ignored. When the file is cut (or, after a crash, when the spool is scanned)
 // the journal is converted into a progressive MP4 ("NNNNNN.mp4": ftyp, moov with
@@ -70,19 +71,19 @@ func (j *journal) flushBuf() error {
 	return err
 }
 
-// write appends b and makes it durable.
+// write appends b; the spool's next flush makes it durable (groupSync.Written).
 func (j *journal) write(b []byte) error {
 	if _, err := j.f.Write(b); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
 	j.bytes += int64(len(b))
-	if err := j.gs.Sync(j.f); err != nil {
+	if err := j.gs.Written(j.f); err != nil {
 		return fmt.Errorf("sync journal: %w", err)
 	}
 	return nil
 }
 
-// writePart appends one fragment and makes it durable.
+// writePart appends one fragment.
 func (j *journal) writePart(tracks []*fmp4.PartTrack) error {
 	j.seq++
 	j.frag = appendPart(j.frag[:0], fmp4.Part{SequenceNumber: j.seq, Tracks: tracks})

@@ -650,12 +650,14 @@ func (b *broadcast) writeHLS(log *slog.Logger) {
 		seq := c.allocSeq()
 		name := fmt.Sprintf("%06d.ts", seq)
 		p := filepath.Join(c.dir, name)
-		err := writeFileSync(p+".tmp", data, b.r.gs)
+		// The segment, its name and its files.log entry become durable
+		// together, with the log entry's flush (c.log waits for it).
+		err := writeFileSync(p+".tmp", data, b.r.gs.Written)
 		if err == nil {
 			err = os.Rename(p+".tmp", p)
 		}
 		if err == nil {
-			err = b.r.gs.SyncDir(c.dir)
+			err = b.r.gs.DirWritten(c.dir)
 		}
 		if err == nil {
 			err = c.log(fileEntry{Seq: seq, Name: name, State: stateReady, DurationMillis: seg.Duration.Milliseconds(),

@@ -81,7 +81,7 @@ func writeJSONAtomic(path string, v any) error {
 		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
 	}
 	tmp := path + ".tmp"
-	if err := writeFileSync(tmp, b, nil); err != nil {
+	if err := writeFileSync(tmp, b, (*os.File).Sync); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -90,15 +90,17 @@ func writeJSONAtomic(path string, v any) error {
 	return syncDir(filepath.Dir(path))
 }
 
-// writeFileSync writes b to path and makes it durable (gs nil: fsync).
-func writeFileSync(path string, b []byte, gs *groupSync) error {
+// writeFileSync writes b to path and hands the file to sync before closing
+// it: (*os.File).Sync to fsync it, groupSync.Sync or Written to let the spool's
+// flush cover it.
+func writeFileSync(path string, b []byte, sync func(*os.File) error) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", filepath.Base(path), err)
 	}
 	_, err = f.Write(b)
 	if err == nil {
-		err = gs.Sync(f)
+		err = sync(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
