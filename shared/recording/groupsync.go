@@ -32,13 +32,13 @@ type groupSync struct {
 	loopDone  chan struct{}
 	closeOnce sync.Once
 
-	mu        sync.Mutex
-	cond      *sync.Cond
-	running   bool
-	started   uint64 // flushes started
-	done      uint64 // the id of the last flush completed
-	err       error  // its result
-	dirty     bool // Written since the last flush started
+	mu      sync.Mutex
+	cond    *sync.Cond
+	running bool
+	started uint64 // flushes started
+	done    uint64 // the id of the last flush completed
+	err     error  // its result
+	dirty   bool   // Written since the last flush started
 	// Flushes counts flushes run, for tests.
 	Flushes uint64
 }
