@@ -56,7 +56,7 @@ func (s *Store) PutRecording(ctx context.Context, r *store.Recording) error {
 	if err := r.Validate(); err != nil {
 		return fmt.Errorf("put recording: %w", err)
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketRecordings)
 		if old := recs.Get([]byte(r.ID)); old != nil {
 			var prev store.Recording
@@ -112,7 +112,7 @@ func (s *Store) DeleteRecording(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("delete recording %s: %w", id, err)
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketRecordings)
 		v := recs.Get([]byte(id))
 		if v == nil || id == "" {
@@ -255,7 +255,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) error {
 	if err := k.Validate(); err != nil {
 		return fmt.Errorf("create api key: %w", err)
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		keys, hashes := tx.Bucket(bucketAPIKeys), tx.Bucket(bucketAPIKeyHashes)
 		if keys.Get([]byte(k.ID)) != nil || hashes.Get([]byte(k.Hash)) != nil {
 			return store.ErrExists
@@ -321,7 +321,7 @@ func (s *Store) DeleteAPIKey(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("delete api key %s: %w", id, err)
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		keys := tx.Bucket(bucketAPIKeys)
 		v := keys.Get([]byte(id))
 		if v == nil || strings.TrimSpace(id) == "" {

@@ -28,7 +28,7 @@ func (s *Store) CreateWorkerTask(ctx context.Context, t store.WorkerTask) error 
 		return fmt.Errorf("create worker task: %w", err)
 	}
 	t.Version = 1
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketWorkerTasks)
 		if err != nil {
 			return err
@@ -79,7 +79,7 @@ func (s *Store) UpdateWorkerTask(ctx context.Context, t store.WorkerTask) error 
 	if err := t.Validate(); err != nil {
 		return fmt.Errorf("update worker task: %w", err)
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketWorkerTasks)
 		if b == nil {
 			return store.ErrNotFound
@@ -96,8 +96,9 @@ func (s *Store) UpdateWorkerTask(ctx context.Context, t store.WorkerTask) error 
 		if cur.Version != t.Version {
 			return fmt.Errorf("%w: version %d, stored %d", store.ErrConflict, t.Version, cur.Version)
 		}
-		t.Version++
-		return putJSON(b, k, t)
+		next := t // t stays as given: Batch may run this function twice
+		next.Version++
+		return putJSON(b, k, next)
 	})
 	if err != nil {
 		return fmt.Errorf("update worker task %s/%s: %w", t.ChannelID, t.BroadcastID, err)
