@@ -83,3 +83,60 @@ func BenchmarkFragment(b *testing.B) {
 		}
 	})
 }
+
+// parseFragment reads back what appendPart writes, as mediacommon's parser
+// does, and refuses what it does not know.
+func TestParseFragmentMatchesMediacommon(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 300; i++ {
+		p := randomPart(r)
+		b := appendPart(nil, p)
+		got, ok := parseFragment(b)
+		require.True(t, ok, "part %d", i)
+		var want fmp4.Parts
+		require.NoError(t, want.Unmarshal(b))
+		require.Len(t, want, 1)
+		require.Equal(t, want[0].SequenceNumber, got.SequenceNumber)
+		require.Equal(t, len(want[0].Tracks), len(got.Tracks))
+		for k, wt := range want[0].Tracks {
+			gt := got.Tracks[k]
+			require.Equal(t, wt.ID, gt.ID)
+			require.Equal(t, wt.BaseTime, gt.BaseTime)
+			require.Equal(t, len(wt.Samples), len(gt.Samples))
+			for j, ws := range wt.Samples {
+				require.Equal(t, *ws, *gt.Samples[j], "part %d track %d sample %d", i, k, j)
+			}
+		}
+		// anything cut short or changed in its structure is refused
+		for _, cut := range []int{1, 9, len(b) / 2, len(b) - 1} {
+			if cut < len(b) {
+				_, ok := parseFragment(b[:cut])
+				require.False(t, ok)
+			}
+		}
+	}
+	b := appendPart(nil, fmp4.Part{SequenceNumber: 1, Tracks: []*fmp4.PartTrack{{ID: 1, Samples: []*fmp4.Sample{{Duration: 1, Payload: []byte{1}}}}}})
+	b[8+16+8+16+4] = 'X' // tfdt renamed
+	_, ok := parseFragment(b)
+	require.False(t, ok)
+}
+
+func FuzzParseFragment(f *testing.F) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 8 {
+		f.Add(appendPart(nil, randomPart(r)))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, ok := parseFragment(b)
+		if !ok {
+			return
+		}
+		// whatever it accepts, it writes back to the same bytes
+		if got := appendPart(nil, p); !bytes.Equal(got, b) {
+			var want fmp4.Parts
+			if err := want.Unmarshal(b); err != nil {
+				t.Fatalf("accepted a fragment mediacommon refuses: %v", err)
+			}
+		}
+	})
+}

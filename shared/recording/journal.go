@@ -212,6 +212,7 @@ func convertJournal(src, dst string) (convertStats, error) {
 	}
 
 	// moof + mdat pairs.
+	win := &windowReader{r: f}
 	for off < size {
 		typ, n, ok := boxHeader(f, off, size)
 		if !ok {
@@ -232,7 +233,9 @@ func convertJournal(src, dst string) (convertStats, error) {
 			return st, fmt.Errorf("read fragment: %w", err)
 		}
 		var parts fmp4.Parts
-		if err := parts.Unmarshal(b); err != nil {
+		if p, ok := parseFragment(b); ok {
+			parts = fmp4.Parts{&p}
+		} else if err := parts.Unmarshal(b); err != nil {
 			st.Truncated = true // a fragment we cannot read ends the usable journal
 			break
 		}
@@ -252,7 +255,7 @@ func convertJournal(src, dst string) (convertStats, error) {
 						PTSOffset:       s.PTSOffset,
 						IsNonSyncSample: s.IsNonSyncSample,
 						PayloadSize:     js.size,
-						GetPayload:      payloadReader(f, js),
+						GetPayload:      func() ([]byte, error) { return win.payload(js.offset, js.size) },
 					})
 					st.Samples++
 				}
@@ -334,17 +337,6 @@ func convertJournal(src, dst string) (convertStats, error) {
 	}
 	st.Bytes = cw.n
 	return st, nil
-}
-
-// payloadReader reads one sample from the journal when pmp4 writes it.
-func payloadReader(f *os.File, js journalSample) func() ([]byte, error) {
-	return func() ([]byte, error) {
-		b := make([]byte, js.size)
-		if _, err := f.ReadAt(b, js.offset); err != nil {
-			return nil, fmt.Errorf("read sample at %d: %w", js.offset, err)
-		}
-		return b, nil
-	}
 }
 
 type countWriter struct {

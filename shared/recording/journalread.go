@@ -1,0 +1,144 @@
+package recording
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+)
+
+// windowReader serves sample payloads of a journal from one large read
+// window instead of a read per sample: pmp4 asks for the payloads in time
+// order, which is journal order but for audio and video of the same fragment
+// interleaving, so a 1 MB window refilled forward costs a few reads per file
+// instead of thousands.
+type windowReader struct {
+	r     io.ReaderAt
+	start int64
+	buf   []byte
+}
+
+const journalWindow = 1 << 20
+
+// payload returns the size bytes at off. The slice is valid until the next
+// call: pmp4's mdat writer writes each payload before asking for the next.
+func (w *windowReader) payload(off int64, size uint32) ([]byte, error) {
+	end := off + int64(size)
+	if off >= w.start && end <= w.start+int64(len(w.buf)) {
+		return w.buf[off-w.start : end-w.start], nil
+	}
+	n := max(int(size), journalWindow)
+	if cap(w.buf) < n {
+		w.buf = make([]byte, n)
+	}
+	w.buf = w.buf[:n]
+	got, err := w.r.ReadAt(w.buf, off)
+	if got < int(size) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		w.buf = w.buf[:0]
+		return nil, fmt.Errorf("read sample at %d: %w", off, err)
+	}
+	w.start, w.buf = off, w.buf[:got]
+	return w.buf[:size], nil
+}
+
+// parseFragment reads the moof+mdat b as written by appendPart (or by
+// mediacommon's Part.Marshal, the same bytes): one mfhd, then per track a
+// traf of tfhd (no optional fields but default-base-is-moof), tfdt version 1
+// and one trun version 0 or 1 with a data offset. Sample payloads alias b
+// (up to its end).
+// ok is false for anything else, and the caller falls back to mediacommon's
+// general parser (fmp4.Parts.Unmarshal), which is much slower: it walks the
+// boxes through go-mp4's reflection.
+func parseFragment(b []byte) (p fmp4.Part, ok bool) {
+	be := binary.BigEndian
+	hdr := func(b []byte, off int) (string, int, bool) {
+		if off+8 > len(b) {
+			return "", 0, false
+		}
+		n := int(be.Uint32(b[off:]))
+		if n < 8 || off+n > len(b) {
+			return "", 0, false
+		}
+		return string(b[off+4 : off+8]), n, true
+	}
+	typ, moofLen, ok := hdr(b, 0)
+	if !ok || typ != "moof" {
+		return p, false
+	}
+	typ, mdatLen, ok := hdr(b, moofLen)
+	if !ok || typ != "mdat" || moofLen+mdatLen != len(b) {
+		return p, false
+	}
+	off := 8
+	if typ, n, ok := hdr(b, off); !ok || typ != "mfhd" || n != 16 {
+		return p, false
+	}
+	p.SequenceNumber = be.Uint32(b[off+12:])
+	off += 16
+	for off < moofLen {
+		typ, trafLen, ok := hdr(b, off)
+		if !ok || typ != "traf" || off+trafLen > moofLen {
+			return p, false
+		}
+		t := &fmp4.PartTrack{}
+		o := off + 8
+		if typ, n, ok := hdr(b, o); !ok || typ != "tfhd" || n != 16 || be.Uint32(b[o+8:])&0xFFFFFF != 0x020000 {
+			return p, false
+		}
+		t.ID = int(be.Uint32(b[o+12:]))
+		o += 16
+		if typ, n, ok := hdr(b, o); !ok || typ != "tfdt" || n != 20 || b[o+8] != 1 {
+			return p, false
+		}
+		t.BaseTime = be.Uint64(b[o+12:])
+		o += 20
+		typ, trunLen, ok := hdr(b, o)
+		if !ok || typ != "trun" || o+trunLen != off+trafLen || trunLen < 20 {
+			return p, false
+		}
+		version, flags := b[o+8], be.Uint32(b[o+8:])&0xFFFFFF
+		const known = 0x01 | 0x100 | 0x200 | 0x400 | 0x800
+		if version > 1 || flags&^known != 0 || flags&0x301 != 0x301 {
+			return p, false
+		}
+		count := int(be.Uint32(b[o+12:]))
+		dataOff := int(int32(be.Uint32(b[o+16:])))
+		entry := 8
+		if flags&0x400 != 0 {
+			entry += 4
+		}
+		if flags&0x800 != 0 {
+			entry += 4
+		}
+		if count < 0 || 20+count*entry != trunLen {
+			return p, false
+		}
+		e := o + 20
+		for range count {
+			s := &fmp4.Sample{Duration: be.Uint32(b[e:])}
+			size := int(be.Uint32(b[e+4:]))
+			e += 8
+			if flags&0x400 != 0 {
+				s.IsNonSyncSample = be.Uint32(b[e:])&(1<<16) != 0
+				e += 4
+			}
+			if flags&0x800 != 0 {
+				s.PTSOffset = int32(be.Uint32(b[e:]))
+				e += 4
+			}
+			if dataOff < moofLen+8 || dataOff+size > len(b) {
+				return p, false
+			}
+			s.Payload = b[dataOff : dataOff+size] // its cap reaches the end of b, as with mediacommon: the caller finds offsets by cap
+			dataOff += size
+			t.Samples = append(t.Samples, s)
+		}
+		p.Tracks = append(p.Tracks, t)
+		off += trafLen
+	}
+	return p, off == moofLen
+}
