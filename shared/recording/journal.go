@@ -228,36 +228,51 @@ func convertJournal(src, dst string) (convertStats, error) {
 			st.Truncated = true
 			break
 		}
+		add := func(id int, base uint64, s fmp4.Sample, js journalSample) {
+			ts := tracks[id]
+			if ts == nil {
+				return
+			}
+			if ts.first {
+				ts.first, ts.baseTime = false, base
+			}
+			ts.track.Samples = append(ts.track.Samples, &pmp4.Sample{
+				Duration:        s.Duration,
+				PTSOffset:       s.PTSOffset,
+				IsNonSyncSample: s.IsNonSyncSample,
+				PayloadSize:     js.size,
+				GetPayload:      func() ([]byte, error) { return win.payload(js.offset, js.size) },
+			})
+			st.Samples++
+		}
+		// The moof and the mdat header are enough: payloads are read once,
+		// when the MP4 is written.
+		hb := make([]byte, n+8)
+		if _, err := f.ReadAt(hb, off); err != nil {
+			return st, fmt.Errorf("read fragment: %w", err)
+		}
+		if _, fts, ok := parseMoof(hb, int(n+mn)); ok {
+			for _, ft := range fts {
+				for _, fs := range ft.Samples {
+					add(ft.ID, ft.BaseTime, fs.Sample, journalSample{offset: off + fs.Offset, size: fs.Size})
+				}
+			}
+			off += n + mn
+			continue
+		}
 		b := make([]byte, n+mn)
 		if _, err := f.ReadAt(b, off); err != nil {
 			return st, fmt.Errorf("read fragment: %w", err)
 		}
 		var parts fmp4.Parts
-		if p, ok := parseFragment(b); ok {
-			parts = fmp4.Parts{&p}
-		} else if err := parts.Unmarshal(b); err != nil {
+		if err := parts.Unmarshal(b); err != nil {
 			st.Truncated = true // a fragment we cannot read ends the usable journal
 			break
 		}
 		for _, p := range parts {
 			for _, pt := range p.Tracks {
-				ts := tracks[pt.ID]
-				if ts == nil {
-					continue
-				}
-				if ts.first {
-					ts.first, ts.baseTime = false, pt.BaseTime
-				}
 				for _, s := range pt.Samples {
-					js := journalSample{offset: off + int64(cap(b)-cap(s.Payload)), size: uint32(len(s.Payload))}
-					ts.track.Samples = append(ts.track.Samples, &pmp4.Sample{
-						Duration:        s.Duration,
-						PTSOffset:       s.PTSOffset,
-						IsNonSyncSample: s.IsNonSyncSample,
-						PayloadSize:     js.size,
-						GetPayload:      func() ([]byte, error) { return win.payload(js.offset, js.size) },
-					})
-					st.Samples++
+					add(pt.ID, pt.BaseTime, *s, journalSample{offset: off + int64(cap(b)-cap(s.Payload)), size: uint32(len(s.Payload))})
 				}
 			}
 		}

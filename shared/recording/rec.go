@@ -209,8 +209,14 @@ func (c *rec) convert(f fileEntry) error {
 	// I/O errors (a full disk) are retried until they clear: the journal is
 	// a finished file's only copy. A journal that cannot be read is not.
 	err := c.r.retry(c.r.ctx, c.lg, "convert "+f.Name, func() error {
+		select {
+		case c.r.convertSem <- struct{}{}:
+		case <-c.r.ctx.Done():
+			return c.r.ctx.Err()
+		}
 		var err error
 		st, err = convertJournal(journal, final)
+		<-c.r.convertSem
 		if errors.Is(err, errEmptyJournal) || errors.Is(err, errCorruptJournal) {
 			permanent = err
 			return nil

@@ -85,6 +85,11 @@ type Config struct {
 	MaxFiles int
 	// UploadConcurrency bounds uploads running at once. Default 4.
 	UploadConcurrency int
+	// ConvertConcurrency bounds journal-to-MP4 conversions running at once.
+	// Each reads and writes its whole file; streams started together cut
+	// their files together, and a thousand conversions at once would take
+	// the CPU from the live streams. Default 1.
+	ConvertConcurrency int
 	// Logger receives the recorder's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -138,6 +143,9 @@ func (c *Config) setDefaults() error {
 	if c.UploadConcurrency <= 0 {
 		c.UploadConcurrency = 4
 	}
+	if c.ConvertConcurrency <= 0 {
+		c.ConvertConcurrency = 1
+	}
 	if c.MaxFiles <= 0 || c.MaxFiles > store.MaxRecordingKeys {
 		c.MaxFiles = store.MaxRecordingKeys
 	}
@@ -164,6 +172,8 @@ type Recorder struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	sem    chan struct{}
+	// convertSem bounds conversions (Config.ConvertConcurrency).
+	convertSem chan struct{}
 
 	mu     sync.Mutex
 	live   map[string]*broadcast // by stream key
@@ -203,7 +213,7 @@ func New(cfg Config) (*Recorder, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Recorder{gs: gs,
 		cfg: cfg, log: cfg.Logger.With("component", "recorder"), ctx: ctx, cancel: cancel,
-		sem:  make(chan struct{}, cfg.UploadConcurrency),
+		sem: make(chan struct{}, cfg.UploadConcurrency), convertSem: make(chan struct{}, cfg.ConvertConcurrency),
 		live: map[string]*broadcast{}, recs: map[string]*rec{},
 	}
 	if err := r.recover(); err != nil {
