@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -23,11 +24,14 @@ func (a *API) listStreams(c *gin.Context) {
 	}
 	if a.cfg.Streams != nil {
 		out = append(out, a.cfg.Streams.Streams()...)
+		byChannel := make(map[string]int, len(sessions)) // a map, not a scan per stream: thousands of streams
+		for i, s := range sessions {
+			byChannel[s.ChannelID] = i
+		}
 		for i := range out {
-			for _, s := range sessions {
-				if s.ChannelID == out[i].Key || len(out[i].Key) > len(s.ChannelID) && out[i].Key[:len(s.ChannelID)+1] == s.ChannelID+"/" {
-					out[i].Gateway, out[i].Region = s.Gateway, s.Region
-				}
+			id, _, _ := strings.Cut(out[i].Key, "/") // "{channelId}" or "{channelId}/{rendition}"
+			if k, ok := byChannel[id]; ok {
+				out[i].Gateway, out[i].Region = sessions[k].Gateway, sessions[k].Region
 			}
 		}
 	} else {
