@@ -133,3 +133,53 @@ func TestReadBatchOnlyWithoutLowLatencyReaders(t *testing.T) {
 		})
 	}
 }
+
+// A viewer arriving while the publisher's reads are batched gets the next
+// frames without waiting for the batch interval.
+func TestReadBatchStopsWhenAViewerArrives(t *testing.T) {
+	const batch = 400 * time.Millisecond
+	h, addr := startServer(t, batch)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pub, err := rtmpclient.Publish(ctx, "rtmp://"+addr+"/stream/cam", rtmpclient.Config{})
+	require.NoError(t, err)
+	defer pub.Close()
+	require.NoError(t, pub.WriteTag(flv.TagVideo, 0, []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe0, 0, 0}))
+	var s *hub.Stream
+	require.Eventually(t, func() bool { s = h.Stream("cam"); return s != nil }, 5*time.Second, 5*time.Millisecond)
+	frame := func(i int) {
+		f := []byte{0x27, 1, 0, 0, 0, 0, 0, 0, 1, 0x41}
+		if i == 0 {
+			f[0] = 0x17
+		}
+		require.NoError(t, pub.WriteTag(flv.TagVideo, uint32(i*33), f))
+	}
+	pkgr, err := s.Subscribe(hub.SubscribeOptions{Internal: true})
+	require.NoError(t, err)
+	defer pkgr.Close()
+	for i := 0; i < 10; i++ { // batching: nobody watches
+		frame(i)
+		time.Sleep(33 * time.Millisecond)
+	}
+	// Right after a batch arrived the server sleeps for most of an interval.
+	for done := false; !done; {
+		pkts, err := pkgr.Read(ctx, nil)
+		require.NoError(t, err)
+		done = pkts[len(pkts)-1].Time == 297
+	}
+	viewer, err := s.Subscribe(hub.SubscribeOptions{})
+	require.NoError(t, err)
+	defer viewer.Close()
+	_, err = viewer.Read(ctx, nil) // the GOP cache
+	require.NoError(t, err)
+	sent := time.Now()
+	frame(10)
+	for {
+		pkts, err := viewer.Read(ctx, nil)
+		require.NoError(t, err)
+		if pkts[len(pkts)-1].Time == 330 {
+			break
+		}
+	}
+	require.Less(t, time.Since(sent), batch/2, "the viewer waited for the batch interval")
+}

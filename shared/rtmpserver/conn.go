@@ -70,9 +70,28 @@ func (c *serverConn) Read(b []byte) (int, error) {
 // runtime sleeps between them instead of waking for every connection.
 type sockReader struct {
 	net.Conn
-	h    *connHandler
-	last time.Time
-	full bool
+	h     *connHandler
+	last  time.Time
+	full  bool
+	timer *time.Timer
+}
+
+// sleep waits d, or less when a viewer arrives on s meanwhile.
+func (r *sockReader) sleep(d time.Duration, s *hub.Stream) {
+	viewer := s.LowLatencyWait()
+	if s.LowLatency() { // arrived before the wait was set up
+		return
+	}
+	if r.timer == nil {
+		r.timer = time.NewTimer(d)
+	} else {
+		r.timer.Reset(d)
+	}
+	select {
+	case <-r.timer.C:
+	case <-viewer:
+		r.timer.Stop()
+	}
 }
 
 // batchGrid aligns batched reads (see sockReader).
@@ -83,7 +102,7 @@ func (r *sockReader) Read(b []byte) (int, error) {
 		pub.Flush()
 		if d := r.h.srv.cfg.ReadBatch; d > 0 && !r.full && !pub.Stream().LowLatency() {
 			if wait := time.Until(r.last.Add(d).Truncate(batchGrid).Add(batchGrid)); wait > 0 {
-				time.Sleep(wait)
+				r.sleep(wait, pub.Stream())
 			}
 		}
 	}

@@ -475,3 +475,36 @@ func TestDeferWakeFlushEndsMergeBatch(t *testing.T) {
 	require.Equal(t, uint32(80), pkts[len(pkts)-1].Time)
 	require.Less(t, time.Since(start), time.Second)
 }
+
+func TestLowLatencyWaitClosesWhenAViewerArrives(t *testing.T) {
+	h := newTestHub(Config{})
+	p, err := h.Publish("ch", PublishOptions{})
+	require.NoError(t, err)
+	s := p.Stream()
+	w := s.LowLatencyWait()
+	pkgr, err := s.Subscribe(SubscribeOptions{Internal: true})
+	require.NoError(t, err)
+	select {
+	case <-w:
+		t.Fatal("an internal subscriber is no viewer")
+	default:
+	}
+	viewer, err := s.Subscribe(SubscribeOptions{})
+	require.NoError(t, err)
+	select {
+	case <-w:
+	default:
+		t.Fatal("not closed when the first viewer arrived")
+	}
+	w2 := s.LowLatencyWait()
+	other, err := s.Subscribe(SubscribeOptions{})
+	require.NoError(t, err)
+	select {
+	case <-w2:
+		t.Fatal("closed again by a second viewer")
+	default:
+	}
+	for _, sub := range []*Subscriber{pkgr, viewer, other} {
+		sub.Close()
+	}
+}

@@ -67,8 +67,22 @@ type Stream struct {
 
 	noDirectPlay atomic.Bool
 	viewAs       atomic.Pointer[string]
-	// lowLatency counts the subscribers that want media without delay.
+	// lowLatency counts the subscribers that want media without delay;
+	// llWake is closed when it goes from 0 to 1 (LowLatencyWait).
 	lowLatency atomic.Int32
+	llWake     chan struct{}
+}
+
+// LowLatencyWait returns a channel closed when the stream next gains a
+// low-latency reader, so a publisher batching its reads (see LowLatency) can
+// stop waiting the moment a viewer arrives.
+func (s *Stream) LowLatencyWait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.llWake == nil {
+		s.llWake = make(chan struct{})
+	}
+	return s.llWake
 }
 
 // LowLatency reports whether someone reads the stream live at low latency: a
@@ -363,7 +377,10 @@ func (s *Stream) Subscribe(opts SubscribeOptions) (*Subscriber, error) {
 		s.mergeSubs++
 	}
 	if opts.lowLatency() {
-		s.lowLatency.Add(1)
+		if s.lowLatency.Add(1) == 1 && s.llWake != nil {
+			close(s.llWake)
+			s.llWake = nil
+		}
 		if s.pending {
 			s.flushLocked() // a batch pending without a timer (see batch)
 		}
