@@ -58,7 +58,7 @@ func createJournal(path string, init *fmp4.Init, gs *groupSync) (*journal, error
 		_ = f.Close()
 		return nil, err
 	}
-	if err := gs.SyncDir(filepath.Dir(path)); err != nil {
+	if err := gs.DirWritten(filepath.Dir(path)); err != nil {
 		_ = f.Close()
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package recording
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -150,4 +151,23 @@ func FuzzReadSpool(f *testing.F) {
 			assert.Positive(t, fe.Seq)
 		}
 	})
+}
+
+// A journal whose "writing" line never reached files.log is still found.
+func TestReadSpoolFindsUnloggedJournals(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, headerName),
+		[]byte(`{"version":1,"id":"a-mp4","kind":"mp4","prefix":"recordings/c/a-mp4/","startedAt":"2026-12-01T10:00:00Z"}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, logName),
+		[]byte("\n{\"seq\":3,\"name\":\"000003.mp4\",\"state\":\"closed\"}\n{\"seq\":1,\"name\":\"000001.mp4\",\"state\":\"uploaded\"}\n"), 0o644))
+	for _, name := range []string{"000002.mp4.journal", "000003.mp4.journal", "x.journal", ".hidden.mp4.journal", "000004.mp4"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), nil, 0o644))
+	}
+	_, files, err := readSpool(dir)
+	require.NoError(t, err)
+	var got []string
+	for _, f := range files {
+		got = append(got, fmt.Sprintf("%d %s %s", f.Seq, f.Name, f.State))
+	}
+	assert.Equal(t, []string{"1 000001.mp4 uploaded", "2 000002.mp4 writing", "3 000003.mp4 closed"}, got)
 }

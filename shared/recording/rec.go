@@ -88,11 +88,19 @@ func (c *rec) file(name string) *fileEntry {
 }
 
 // log appends e to files.log and applies it.
-func (c *rec) log(e fileEntry) error {
+func (c *rec) log(e fileEntry) error { return c.logEntry(e, true) }
+
+// logSoon records e like log, without waiting for the disk: for the entries
+// the recording goroutine writes when it opens and closes an MP4 file. After
+// a crash the spool's scan finds a journal whether or not they reached the
+// disk, so a recorder never stalls behind the spool's flush at a file cut.
+func (c *rec) logSoon(e fileEntry) error { return c.logEntry(e, false) }
+
+func (c *rec) logEntry(e fileEntry, wait bool) error {
 	e.At = time.Now().UTC()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.flog.append(e); err != nil {
+	if err := c.flog.append(e, wait); err != nil {
 		return err
 	}
 	for i, f := range c.files {

@@ -587,7 +587,7 @@ func (b *broadcast) openFile() (string, error) {
 	}
 	seq := c.allocSeq()
 	name := fmt.Sprintf("%06d.mp4", seq)
-	if err := c.log(fileEntry{Seq: seq, Name: name, State: stateWriting}); err != nil {
+	if err := c.logSoon(fileEntry{Seq: seq, Name: name, State: stateWriting}); err != nil {
 		return "", err
 	}
 	return filepath.Join(c.dir, name+journalExt), nil
@@ -605,7 +605,7 @@ func (b *broadcast) fileClosed(path string, n int64) error {
 	}
 	e := *f
 	e.State, e.Bytes = stateClosed, n
-	if err := c.log(e); err != nil {
+	if err := c.logSoon(e); err != nil {
 		return err
 	}
 	c.kick()

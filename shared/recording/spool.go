@@ -9,6 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -126,7 +129,9 @@ func openFileLog(dir string, gs *groupSync) (*fileLog, error) {
 	return &fileLog{f: f, gs: gs}, nil
 }
 
-func (l *fileLog) append(e fileEntry) error {
+// append adds e; with wait it returns once e is on disk, otherwise the
+// spool's next flush (within about a second) writes it.
+func (l *fileLog) append(e fileEntry, wait bool) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode log entry: %w", err)
@@ -137,7 +142,11 @@ func (l *fileLog) append(e fileEntry) error {
 	if _, err := l.f.Write(b); err != nil {
 		return fmt.Errorf("append %s: %w", logName, err)
 	}
-	if err := l.gs.Sync(l.f); err != nil {
+	sync := l.gs.Sync
+	if !wait {
+		sync = l.gs.Written
+	}
+	if err := sync(l.f); err != nil {
 		return fmt.Errorf("sync %s: %w", logName, err)
 	}
 	return nil
@@ -180,6 +189,26 @@ func readSpool(dir string) (header, []*fileEntry, error) {
 		}
 		bySeq[e.Seq] = &e
 	}
+	// A journal whose "writing" line never reached the disk (the recorder
+	// does not wait for it; a power cut) is still a file of the recording.
+	if des, err := os.ReadDir(dir); err == nil {
+		for _, de := range des {
+			name, ok := strings.CutSuffix(de.Name(), journalExt)
+			if !ok || !validFileName(name) {
+				continue
+			}
+			num, _, _ := strings.Cut(name, ".")
+			seq, err := strconv.Atoi(num)
+			if err != nil || seq <= 0 {
+				continue
+			}
+			if _, ok := bySeq[seq]; !ok {
+				bySeq[seq] = &fileEntry{Seq: seq, Name: name, State: stateWriting}
+				order = append(order, seq)
+			}
+		}
+	}
+	slices.Sort(order)
 	files := make([]*fileEntry, 0, len(order))
 	for _, seq := range order {
 		files = append(files, bySeq[seq])
