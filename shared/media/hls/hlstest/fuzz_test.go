@@ -28,6 +28,7 @@ func TestValidateCatchesBrokenPlaylists(t *testing.T) {
 		"part over target":              "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.9\n#EXT-X-PART-INF:PART-TARGET=0.2\n#EXT-X-PART:DURATION=0.3,URI=\"a\",INDEPENDENT=YES\n#EXTINF:0.300,\nb\n#EXT-X-ENDLIST\n",
 		"hold back too small":           "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.3\n#EXT-X-PART-INF:PART-TARGET=0.2\n#EXTINF:1.000,\nb\n#EXT-X-ENDLIST\n",
 		"no preload hint while live":    "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.6\n#EXT-X-PART-INF:PART-TARGET=0.2\n#EXTINF:1.000,\nb\n",
+		"part under 85 % of target":     "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.6\n#EXT-X-PART-INF:PART-TARGET=0.2\n#EXT-X-PART:DURATION=0.2,URI=\"a\",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.1,URI=\"b\"\n#EXT-X-PART:DURATION=0.2,URI=\"c\"\n#EXTINF:0.500,\nd\n#EXT-X-ENDLIST\n",
 		"pdt gap":                       "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000Z\n#EXTINF:2.000,\na.ts\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:03.000Z\n#EXTINF:2.000,\nb.ts\n",
 	} {
 		m, err := ParseMedia([]byte(tc))
@@ -37,6 +38,13 @@ func TestValidateCatchesBrokenPlaylists(t *testing.T) {
 		if m.Validate() == nil {
 			t.Errorf("%s: Validate accepted it", name)
 		}
+	}
+	// the exceptions: an INDEPENDENT part, and the last part of a segment
+	ok := "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.6\n#EXT-X-PART-INF:PART-TARGET=0.2\n#EXT-X-PART:DURATION=0.1,URI=\"a\",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.2,URI=\"b\"\n#EXT-X-PART:DURATION=0.05,URI=\"c\"\n#EXTINF:0.350,\nd\n#EXT-X-ENDLIST\n"
+	if m, err := ParseMedia([]byte(ok)); err != nil {
+		t.Errorf("parse: %v", err)
+	} else if err := m.Validate(); err != nil {
+		t.Errorf("short INDEPENDENT and last parts refused: %v", err)
 	}
 	prev, _ := ParseMedia([]byte("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:5\n#EXTINF:2.000,\na.ts\n"))
 	next, _ := ParseMedia([]byte("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:4\n#EXTINF:2.000,\nz.ts\n"))

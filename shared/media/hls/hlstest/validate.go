@@ -1,7 +1,7 @@
 // Package hlstest parses and validates HLS playlists for livestack's tests: the
 // rules a player relies on (target duration covers every rounded segment
 // duration, sequence numbers only move forward, LL-HLS parts add up to their
-// segment and stay within the part target, program date-times agree with the
+// segment and stay within 85-100 % of the part target, program date-times agree with the
 // durations). It is a small parser of untrusted text with its own fuzz target.
 package hlstest
 
@@ -235,7 +235,7 @@ func (m *Media) Validate() error {
 		if s.Duration <= 0 {
 			return fmt.Errorf("segment %d: duration %.3f", s.Seq, s.Duration)
 		}
-		if err := checkParts(m, s.Parts, ll); err != nil {
+		if err := checkParts(m, s.Parts, ll, true); err != nil {
 			return fmt.Errorf("segment %d: %w", s.Seq, err)
 		}
 		if len(s.Parts) > 0 {
@@ -259,16 +259,23 @@ func (m *Media) Validate() error {
 			prevEnd = s.PDT.Add(time.Duration(s.Duration * float64(time.Second)))
 		}
 	}
-	return checkParts(m, m.Trailing, ll)
+	return checkParts(m, m.Trailing, ll, false)
 }
 
-func checkParts(m *Media, parts []Part, ll bool) error {
+// checkParts applies RFC 8216bis 4.4.4.9: a part lasts at most PART-TARGET
+// and at least 85 % of it, except an INDEPENDENT part and the last part of a
+// complete segment (closed: its parent segment is listed).
+func checkParts(m *Media, parts []Part, ll, closed bool) error {
 	if len(parts) > 0 && !ll {
 		return errors.New("EXT-X-PART without EXT-X-PART-INF")
 	}
-	for _, p := range parts {
+	for i, p := range parts {
 		if p.Duration > m.PartTarget+0.0005 {
 			return fmt.Errorf("part %s: duration %.3f above PART-TARGET %.3f", p.URI, p.Duration, m.PartTarget)
+		}
+		last := closed && i == len(parts)-1
+		if !last && !p.Independent && p.Duration < 0.85*m.PartTarget-0.0005 {
+			return fmt.Errorf("part %s: duration %.3f below 85 %% of PART-TARGET %.3f", p.URI, p.Duration, m.PartTarget)
 		}
 	}
 	return nil
