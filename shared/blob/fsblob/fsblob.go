@@ -127,7 +127,13 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64,
 	if contentType == "" {
 		contentType = blob.ContentType(key)
 	}
-	tmp, err := s.writeTemp(ctx, blob.SizedReader(body, size))
+	var tmp string
+	var err error
+	if fh, ok := body.(*os.File); ok && size >= 0 {
+		tmp, err = s.writeTempFromFile(fh, size)
+	} else {
+		tmp, err = s.writeTemp(ctx, blob.SizedReader(body, size))
+	}
 	if err != nil {
 		return fmt.Errorf("fsblob: put %q: %w", key, err)
 	}
@@ -175,6 +181,40 @@ func (s *Store) writeTemp(ctx context.Context, r io.Reader) (string, error) {
 		return "", fmt.Errorf("create temporary file: %w", err)
 	}
 	_, err = io.CopyBuffer(f, ctxReader{ctx: ctx, r: r}, make([]byte, copyBuf))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = s.root.Remove(name)
+		return "", fmt.Errorf("write temporary file: %w", err)
+	}
+	return name, nil
+}
+
+// writeTempFromFile is writeTemp for a body that is a file (the recorder's
+// spool): the kernel copies it (copy_file_range), the bytes never pass
+// through user space. It checks the size as blob.SizedReader does.
+func (s *Store) writeTempFromFile(src *os.File, size int64) (string, error) {
+	var rnd [12]byte
+	_, _ = rand.Read(rnd[:])
+	name := path.Join(tmpDir, hex.EncodeToString(rnd[:]))
+	f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("create temporary file: %w", err)
+	}
+	n, err := f.ReadFrom(&io.LimitedReader{R: src, N: size})
+	if err == nil && n < size {
+		err = fmt.Errorf("%w: body ended after %d of %d bytes", blob.ErrSizeMismatch, n, size)
+	}
+	if err == nil {
+		var one [1]byte
+		if k, _ := src.Read(one[:]); k > 0 {
+			err = fmt.Errorf("%w: body longer than %d bytes", blob.ErrSizeMismatch, size)
+		}
+	}
 	if err == nil {
 		err = f.Sync()
 	}

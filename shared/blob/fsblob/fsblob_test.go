@@ -2,6 +2,7 @@ package fsblob_test
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,4 +76,43 @@ func TestStaleTemps(t *testing.T) {
 	assert.True(t, os.IsNotExist(err))
 	_, err = os.Stat(fresh)
 	assert.NoError(t, err)
+}
+
+// A file body is copied by the kernel, with the same size checks as any body.
+func TestPutFromFile(t *testing.T) {
+	s := newStore(t)
+	data := []byte(strings.Repeat("0123456789", 50_000))
+	src := filepath.Join(t.TempDir(), "000001.mp4")
+	require.NoError(t, os.WriteFile(src, data, 0o644))
+	for _, tc := range []struct {
+		name string
+		size int64
+		ok   bool
+	}{
+		{"exact size", int64(len(data)), true},
+		{"announced longer", int64(len(data)) + 1, false},
+		{"announced shorter", int64(len(data)) - 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fh, err := os.Open(src)
+			require.NoError(t, err)
+			defer fh.Close()
+			key := "rec/" + strings.ReplaceAll(tc.name, " ", "-") + ".mp4"
+			err = s.Put(context.Background(), key, fh, tc.size, "")
+			if !tc.ok {
+				require.ErrorIs(t, err, blob.ErrSizeMismatch)
+				_, _, err := s.Get(context.Background(), key)
+				require.ErrorIs(t, err, blob.ErrNotFound, "a failed Put leaves no object")
+				return
+			}
+			require.NoError(t, err)
+			rc, info, err := s.Get(context.Background(), key)
+			require.NoError(t, err)
+			defer rc.Close()
+			got, err := io.ReadAll(rc)
+			require.NoError(t, err)
+			require.Equal(t, data, got)
+			require.Equal(t, int64(len(data)), info.Size)
+		})
+	}
 }
