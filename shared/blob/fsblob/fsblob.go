@@ -173,31 +173,35 @@ func (s *Store) putType(ctx context.Context, key, contentType string) error {
 
 // writeTemp copies r into a new, fsynced file under tmp/ and returns its name.
 func (s *Store) writeTemp(ctx context.Context, r io.Reader) (string, error) {
-	var rnd [12]byte
-	_, _ = rand.Read(rnd[:])
-	name := path.Join(tmpDir, hex.EncodeToString(rnd[:]))
-	f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return "", fmt.Errorf("create temporary file: %w", err)
-	}
-	_, err = io.CopyBuffer(f, ctxReader{ctx: ctx, r: r}, make([]byte, copyBuf))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = s.root.Remove(name)
-		return "", fmt.Errorf("write temporary file: %w", err)
-	}
-	return name, nil
+	return s.writeTempWith(func(f *os.File) error {
+		_, err := io.CopyBuffer(f, ctxReader{ctx: ctx, r: r}, make([]byte, copyBuf))
+		return err
+	})
 }
 
 // writeTempFromFile is writeTemp for a body that is a file (the recorder's
 // spool): the kernel copies it (copy_file_range), the bytes never pass
 // through user space. It checks the size as blob.SizedReader does.
 func (s *Store) writeTempFromFile(src *os.File, size int64) (string, error) {
+	return s.writeTempWith(func(f *os.File) error {
+		n, err := f.ReadFrom(&io.LimitedReader{R: src, N: size})
+		if err != nil {
+			return err
+		}
+		if n < size {
+			return fmt.Errorf("%w: body ended after %d of %d bytes", blob.ErrSizeMismatch, n, size)
+		}
+		var one [1]byte
+		if k, _ := src.Read(one[:]); k > 0 {
+			return fmt.Errorf("%w: body longer than %d bytes", blob.ErrSizeMismatch, size)
+		}
+		return nil
+	})
+}
+
+// writeTempWith creates a new file under tmp/, fills it with fill, fsyncs it
+// and returns its name; on any error the file is removed.
+func (s *Store) writeTempWith(fill func(*os.File) error) (string, error) {
 	var rnd [12]byte
 	_, _ = rand.Read(rnd[:])
 	name := path.Join(tmpDir, hex.EncodeToString(rnd[:]))
@@ -205,16 +209,7 @@ func (s *Store) writeTempFromFile(src *os.File, size int64) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("create temporary file: %w", err)
 	}
-	n, err := f.ReadFrom(&io.LimitedReader{R: src, N: size})
-	if err == nil && n < size {
-		err = fmt.Errorf("%w: body ended after %d of %d bytes", blob.ErrSizeMismatch, n, size)
-	}
-	if err == nil {
-		var one [1]byte
-		if k, _ := src.Read(one[:]); k > 0 {
-			err = fmt.Errorf("%w: body longer than %d bytes", blob.ErrSizeMismatch, size)
-		}
-	}
+	err = fill(f)
 	if err == nil {
 		err = f.Sync()
 	}
