@@ -83,8 +83,6 @@ func newMP4Segmenter(sink segmentSink, targetMS, fragmentMS, maxBytes int64) *mp
 
 func (m *mp4Segmenter) open() bool { return m.j != nil }
 
-// configured reports whether a codec configuration was seen.
-func (m *mp4Segmenter) configured() bool { return m.avc != nil || m.asc != nil }
 
 // writePacket feeds one hub packet.
 func (m *mp4Segmenter) writePacket(p *hub.Packet) error {

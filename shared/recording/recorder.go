@@ -496,7 +496,6 @@ func (b *broadcast) readMP4(sub *hub.Subscriber, log *slog.Logger) {
 	skipped := sub.Skipped()
 	for {
 		pkts, err := sub.Read(r.ctx, buf)
-		resubscribe := false
 		if n := sub.Skipped(); n != skipped {
 			// The recorder fell behind and the hub moved it to the latest
 			// keyframe: close the file before the gap instead of bridging it.
@@ -506,9 +505,8 @@ func (b *broadcast) readMP4(sub *hub.Subscriber, log *slog.Logger) {
 				log.Error("MP4 recording: closing a file failed", "error", cerr)
 				seg.abort()
 			}
-			// A skip before the first read may have passed over the sequence
-			// headers; a new subscription starts with the current ones.
-			resubscribe = !seg.configured()
+			// A skip over sequence headers the recorder never read brings
+			// the current ones with it (hub.Subscriber.Read).
 		}
 		for _, p := range pkts {
 			if !p.Header && any && p.Time < last {
@@ -525,15 +523,6 @@ func (b *broadcast) readMP4(sub *hub.Subscriber, log *slog.Logger) {
 		r.Counters.SkippedPackets.Add(seg.Skipped)
 		seg.Skipped = 0
 		buf = pkts
-		if resubscribe && err == nil && !seg.configured() {
-			sub.Close()
-			if sub, err = b.stream.Subscribe(hub.SubscribeOptions{Internal: true}); err != nil {
-				sub = nil
-				break
-			}
-			skipped = sub.Skipped()
-			continue
-		}
 		switch {
 		case err == nil:
 			continue

@@ -136,6 +136,12 @@ func (sub *Subscriber) begin() {
 		t = s.pkts[s.gop-s.base].Time
 	}
 	sub.headersUntil = head
+	sub.initial = s.appendHeaders(dst, t)
+}
+
+// appendHeaders appends the current metadata and sequence headers, the
+// headers restamped to t. Called with the stream lock held.
+func (s *Stream) appendHeaders(dst []*Packet, t uint32) []*Packet {
 	if s.meta != nil {
 		dst = append(dst, s.meta) // script tags stay at 0: players treat later ones as data streams
 	}
@@ -144,7 +150,7 @@ func (sub *Subscriber) begin() {
 			dst = append(dst, h.withTime(t))
 		}
 	}
-	sub.initial = dst
+	return dst
 }
 
 // skip moves a lagging subscriber to the latest sync point; it reports false
@@ -178,14 +184,7 @@ func (sub *Subscriber) skip(head uint64, dst []*Packet) ([]*Packet, bool) {
 		sub.cursor, sub.waitKey = head, true
 	}
 	if s.hasHdr && s.hdrSeq >= from && s.hdrSeq < sub.cursor {
-		if s.meta != nil {
-			dst = append(dst, s.meta)
-		}
-		for _, h := range []*Packet{s.vhdr, s.ahdr} {
-			if h != nil {
-				dst = append(dst, h.withTime(t))
-			}
-		}
+		dst = s.appendHeaders(dst, t)
 	}
 	return dst, true
 }
