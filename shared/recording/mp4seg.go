@@ -83,7 +83,6 @@ func newMP4Segmenter(sink segmentSink, targetMS, fragmentMS, maxBytes int64) *mp
 
 func (m *mp4Segmenter) open() bool { return m.j != nil }
 
-
 // writePacket feeds one hub packet.
 func (m *mp4Segmenter) writePacket(p *hub.Packet) error {
 	data := p.Data()
