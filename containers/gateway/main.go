@@ -232,7 +232,7 @@ func run(ctx context.Context, args []string, ready chan<- started) error {
 		RTMPAddr: *rtmpAddr, RTMPSAddr: *rtmpsAddr, HTTPAddr: *httpAddr,
 		TLSCertFile: *cert, TLSKeyFile: *key,
 		Hub:    hub.Config{MergeWindow: *merge, ReconnectWindow: *reconnect},
-		RTMP:   rtmpserver.Config{Gateway: *advertise, Region: *region, ReadBatch: offIfZero(*readBatch)},
+		RTMP:   rtmpserver.Config{Gateway: *advertise, Region: *region, ReadBatch: rtmpserver.ReadBatchFlag(*readBatch)},
 		Logger: log,
 	}, gateway.Deps{Authorizer: authorizer, SourceToken: sourceToken, Hooks: hooks, Metrics: sources, Packagers: routes})
 	if err != nil {
@@ -308,13 +308,4 @@ func newAuthorizer(ctx context.Context, awsCfg aws.Config, callbackURL, function
 		return &ingest.Callback{URL: "https://ingestauth.invalid/", Secret: secret, Client: client}, nil
 	}
 	return nil, fmt.Errorf("set %s (or %s), or %s", EnvIngestAuthURL, EnvCallbackURL, EnvIngestAuthFunction)
-}
-
-// offIfZero maps a flag's 0 (off) onto a negative duration, which the
-// rtmpserver and hub configs read as off (their 0 means the default).
-func offIfZero(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
 }

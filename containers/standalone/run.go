@@ -159,7 +159,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- *instance)
 			IdleTimeout:      cfg.IdleTimeout,
 			MaxConnections:   cfg.MaxConnections,
 			MaxPublishers:    cfg.MaxPublishers,
-			ReadBatch:        readBatch(cfg.ReadBatch),
+			ReadBatch:        rtmpserver.ReadBatchFlag(cfg.ReadBatch),
 		},
 		Logger: log,
 	}, gateway.Deps{
@@ -328,13 +328,4 @@ func serveDebug(addr string, log *slog.Logger) (func(), error) {
 	go func() { _ = srv.Serve(ln) }()
 	log.Info("pprof listening", "addr", ln.Addr().String())
 	return func() { _ = srv.Close() }, nil
-}
-
-// readBatch maps the flag (0 = off) onto rtmpserver.Config.ReadBatch (0 =
-// default, negative = off).
-func readBatch(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
 }

@@ -86,7 +86,7 @@ type Config struct {
 	// previous one, so the media of that interval arrives in one system call
 	// and one wake-up of the packagers instead of one per message. It delays
 	// nothing anyone watches: HLS segments and recordings are cut seconds
-	// apart. Default 100 ms; negative disables.
+	// apart. Default 100 ms; negative disables (ReadBatchFlag maps a flag's 0).
 	ReadBatch time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -329,4 +329,13 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 		}
 		return c, nil
 	}
+}
+
+// ReadBatchFlag maps a --rtmp-read-batch flag, where 0 means off, onto
+// Config.ReadBatch, where 0 means the default and a negative value off.
+func ReadBatchFlag(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
