@@ -140,3 +140,23 @@ func FuzzParseFragment(f *testing.F) {
 		}
 	})
 }
+
+// parseFragment reads a whole moof+mdat through parseMoof into an fmp4.Part
+// whose payloads alias b, to compare with mediacommon's parser.
+func parseFragment(b []byte) (p fmp4.Part, ok bool) {
+	seq, tracks, ok := parseMoof(b, len(b))
+	if !ok {
+		return p, false
+	}
+	p.SequenceNumber = seq
+	for _, ft := range tracks {
+		t := &fmp4.PartTrack{ID: ft.ID, BaseTime: ft.BaseTime}
+		for _, fs := range ft.Samples {
+			s := fs.Sample
+			s.Payload = b[fs.Offset : fs.Offset+int64(fs.Size)]
+			t.Samples = append(t.Samples, &s)
+		}
+		p.Tracks = append(p.Tracks, t)
+	}
+	return p, true
+}

@@ -59,10 +59,14 @@ func (g *groupSync) Written(f *os.File) error {
 	if g == nil || !groupFlushSupported {
 		return f.Sync()
 	}
+	g.markDirty()
+	return nil
+}
+
+func (g *groupSync) markDirty() {
 	g.mu.Lock()
 	g.dirty = true
 	g.mu.Unlock()
-	return nil
 }
 
 // Sync makes f's data written so far durable. A nil groupSync fsyncs f.
@@ -126,9 +130,7 @@ func (g *groupSync) DirWritten(dir string) error {
 	if g == nil || !groupFlushSupported {
 		return syncDir(dir)
 	}
-	g.mu.Lock()
-	g.dirty = true
-	g.mu.Unlock()
+	g.markDirty()
 	return nil
 }
 

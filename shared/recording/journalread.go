@@ -60,26 +60,6 @@ type fragTrack struct {
 	Samples  []fragSample
 }
 
-// parseFragment reads the moof+mdat b as written by appendPart (or by
-// mediacommon's Part.Marshal, the same bytes); payloads alias b up to its end.
-func parseFragment(b []byte) (p fmp4.Part, ok bool) {
-	seq, tracks, ok := parseMoof(b, len(b))
-	if !ok {
-		return p, false
-	}
-	p.SequenceNumber = seq
-	for _, ft := range tracks {
-		t := &fmp4.PartTrack{ID: ft.ID, BaseTime: ft.BaseTime}
-		for _, fs := range ft.Samples {
-			s := fs.Sample
-			s.Payload = b[fs.Offset : fs.Offset+int64(fs.Size)]
-			t.Samples = append(t.Samples, &s)
-		}
-		p.Tracks = append(p.Tracks, t)
-	}
-	return p, true
-}
-
 // parseMoof reads a fragment's moof from b, which holds at least the moof and
 // the mdat header of a fragment of total bytes: one mfhd, then per track a
 // traf of tfhd (no optional fields but default-base-is-moof), tfdt version 1
