@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"time"
 )
 
@@ -30,6 +31,12 @@ var (
 	// ErrInvalidRange: GetRange was given a negative offset.
 	ErrInvalidRange = errors.New("invalid blob range")
 )
+
+// File is a Put body that is a finished local file its owner never writes
+// again (the recorder's spooled MP4 and HLS files), read from its start. A
+// store on the same file system may take it by a hard link instead of
+// copying its bytes; any other store reads it as the *os.File it is.
+type File struct{ *os.File }
 
 // UnknownSize tells Put that the length of the body is not known in advance
 // (a live recording being streamed out, a pipe). Any negative size means the same.

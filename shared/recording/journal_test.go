@@ -2,9 +2,9 @@ package recording
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -60,7 +60,37 @@ func syntheticJournal(t testing.TB, frags int) ([]byte, []int64, []int) {
 	return b, ends, samples
 }
 
-// A journal torn anywhere converts into a valid MP4 of its complete
+// checkFinished parses the finished MP4 at path with mediacommon's reader
+// (which shares no code with the writer) and checks that it holds the first
+// frags fragments of syntheticJournal, payloads included.
+func checkFinished(t *testing.T, path string, frags int) {
+	t.Helper()
+	fh, err := os.Open(path)
+	require.NoError(t, err)
+	defer fh.Close()
+	var p pmp4.Presentation
+	require.NoError(t, p.Unmarshal(fh))
+	require.Len(t, p.Tracks, 2)
+	v, a := p.Tracks[0], p.Tracks[1]
+	require.Len(t, v.Samples, 25*frags)
+	require.Len(t, a.Samples, 43*frags)
+	for n, s := range v.Samples {
+		f, i := n/25, n%25
+		pl, err := s.GetPayload()
+		require.NoError(t, err)
+		require.Equal(t, bytes.Repeat([]byte{byte(f), byte(i)}, 50+i), pl, "video sample %d", n)
+		require.Equal(t, uint32(3600), s.Duration)
+		require.Equal(t, i != 0, s.IsNonSyncSample, "video sample %d", n)
+	}
+	for n, s := range a.Samples {
+		pl, err := s.GetPayload()
+		require.NoError(t, err)
+		require.Equal(t, bytes.Repeat([]byte{0xaa, byte(n % 43)}, 20), pl, "audio sample %d", n)
+		require.Equal(t, uint32(1024), s.Duration)
+	}
+}
+
+// A journal torn anywhere finishes into a valid MP4 of its complete
 // fragments, or reports that it holds none.
 func TestJournalTornAnywhere(t *testing.T) {
 	b, ends, samples := syntheticJournal(t, 3)
@@ -71,11 +101,11 @@ func TestJournalTornAnywhere(t *testing.T) {
 			cut = int64(len(b))
 		}
 		require.NoError(t, os.WriteFile(src, b[:cut], 0o644))
-		st, err := convertJournal(src, dst)
-		want := 0
+		st, err := finishJournal(src, dst, nil)
+		want, frags := 0, 0
 		for i, e := range ends {
 			if cut >= e {
-				want = samples[i]
+				want, frags = samples[i], i+1
 			}
 		}
 		if want == 0 {
@@ -85,16 +115,10 @@ func TestJournalTornAnywhere(t *testing.T) {
 		require.NoError(t, err, "cut at %d", cut)
 		assert.Equal(t, want, st.Samples, "cut at %d", cut)
 		assert.Equal(t, !slices.Contains(ends, cut), st.Truncated, "a torn tail is reported (cut at %d)", cut)
-		f, err := os.Open(dst)
+		checkFinished(t, dst, frags)
+		fi, err := os.Stat(dst)
 		require.NoError(t, err)
-		var p pmp4.Presentation
-		require.NoError(t, p.Unmarshal(f), "cut at %d", cut)
-		f.Close()
-		got := 0
-		for _, tr := range p.Tracks {
-			got += len(tr.Samples)
-		}
-		assert.Equal(t, want, got)
+		assert.Equal(t, fi.Size(), st.Bytes)
 		assert.InDelta(t, float64(want/68), st.Duration.Seconds(), 0.05)
 		if cut == int64(len(b)) {
 			break
@@ -102,9 +126,61 @@ func TestJournalTornAnywhere(t *testing.T) {
 	}
 }
 
-// FuzzConvertJournal feeds arbitrary journal bytes (a spool torn or damaged
-// on disk) to the converter: it never panics, and what it writes parses.
-func FuzzConvertJournal(f *testing.F) {
+// Finishing again, after a crash anywhere in or after the first finish (a
+// torn moov, or a journal finished but never renamed), gives the same file.
+func TestFinishJournalIsIdempotent(t *testing.T) {
+	b, _, _ := syntheticJournal(t, 3)
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst.mp4")
+	require.NoError(t, os.WriteFile(src, b, 0o644))
+	st, err := finishJournal(src, dst, nil)
+	require.NoError(t, err)
+	want, err := os.ReadFile(dst)
+	require.NoError(t, err)
+	require.Len(t, want, int(st.Bytes))
+	checkFinished(t, dst, 3)
+	for _, cut := range []int{len(b), len(b) + 8, len(want) - 1, len(want)} {
+		require.NoError(t, os.WriteFile(src, want[:cut], 0o644))
+		require.NoError(t, os.Remove(dst))
+		st2, err := finishJournal(src, dst, nil)
+		require.NoError(t, err, "cut at %d", cut)
+		got, err := os.ReadFile(dst)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "cut at %d", cut)
+		assert.False(t, st2.Truncated)
+	}
+	// dst left over from the first finish (same inode) is replaced.
+	require.NoError(t, os.WriteFile(src, b, 0o644))
+	_, err = finishJournal(src, dst, nil)
+	require.NoError(t, err)
+	got, err := os.ReadFile(dst)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+}
+
+// The finished file is what ffprobe reads as H.264 + AAC of the right
+// duration, with the moov after the mdat.
+func TestFinishedJournalProbes(t *testing.T) {
+	if _, err := exec.LookPath("ffprobe"); err != nil {
+		t.Skip("ffprobe not installed")
+	}
+	b, _, _ := syntheticJournal(t, 3)
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst.mp4")
+	require.NoError(t, os.WriteFile(src, b, 0o644))
+	_, err := finishJournal(src, dst, nil)
+	require.NoError(t, err)
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name,duration:format=duration",
+		"-of", "compact", dst).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "codec_name=h264|duration=3.000000")
+	assert.Contains(t, string(out), "codec_name=aac|duration=2.995")
+	assert.Contains(t, string(out), "format|duration=3.000000")
+}
+
+// FuzzFinishJournal feeds arbitrary journal bytes (a spool torn or damaged
+// on disk) to finishJournal: it never panics, and what it writes parses.
+func FuzzFinishJournal(f *testing.F) {
 	b, ends, _ := syntheticJournal(f, 2)
 	f.Add(b)
 	f.Add(b[:ends[0]])
@@ -115,12 +191,10 @@ func FuzzConvertJournal(f *testing.F) {
 		src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst.mp4")
 		require.NoError(t, os.WriteFile(src, data, 0o644))
 		_ = os.Remove(dst)
-		st, err := convertJournal(src, dst)
+		st, err := finishJournal(src, dst, nil)
 		if err != nil {
-			if !errors.Is(err, errEmptyJournal) {
-				_, statErr := os.Stat(dst)
-				assert.True(t, os.IsNotExist(statErr), "no output after an error")
-			}
+			_, statErr := os.Stat(dst)
+			assert.True(t, os.IsNotExist(statErr), "no output after an error")
 			return
 		}
 		require.Positive(t, st.Samples)

@@ -2,48 +2,9 @@ package recording
 
 import (
 	"encoding/binary"
-	"fmt"
-	"io"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 )
-
-// windowReader serves sample payloads of a journal from one large read
-// window instead of a read per sample: pmp4 asks for the payloads in time
-// order, which is journal order but for audio and video of the same fragment
-// interleaving, so a 1 MB window refilled forward costs a few reads per file
-// instead of thousands.
-type windowReader struct {
-	r     io.ReaderAt
-	start int64
-	buf   []byte
-}
-
-const journalWindow = 1 << 20
-
-// payload returns the size bytes at off. The slice is valid until the next
-// call: pmp4's mdat writer writes each payload before asking for the next.
-func (w *windowReader) payload(off int64, size uint32) ([]byte, error) {
-	end := off + int64(size)
-	if off >= w.start && end <= w.start+int64(len(w.buf)) {
-		return w.buf[off-w.start : end-w.start], nil
-	}
-	n := max(int(size), journalWindow)
-	if cap(w.buf) < n {
-		w.buf = make([]byte, n)
-	}
-	w.buf = w.buf[:n]
-	got, err := w.r.ReadAt(w.buf, off)
-	if got < int(size) {
-		if err == nil || err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		w.buf = w.buf[:0]
-		return nil, fmt.Errorf("read sample at %d: %w", off, err)
-	}
-	w.start, w.buf = off, w.buf[:got]
-	return w.buf[:size], nil
-}
 
 // fragSample is one sample of a journal fragment: where its payload is,
 // relative to the fragment's start.
@@ -64,10 +25,11 @@ type fragTrack struct {
 // the mdat header of a fragment of total bytes: one mfhd, then per track a
 // traf of tfhd (no optional fields but default-base-is-moof), tfdt version 1
 // and one trun version 0 or 1 with a data offset. ok is false for anything
-// else; the caller then falls back to mediacommon's general parser
-// (fmp4.Parts.Unmarshal), which walks the boxes through go-mp4's reflection
-// and needs the whole fragment in memory: this reads neither the payloads nor
-// anything by reflection.
+// else: the journal holds only what appendPart writes, so anything else is
+// damage and ends the usable journal. Hand-written rather than mediacommon's
+// fmp4.Parts.Unmarshal, which walks the boxes through go-mp4's reflection and
+// needs the whole fragment, payloads included, in memory: this reads neither
+// the payloads nor anything by reflection.
 func parseMoof(b []byte, total int) (seq uint32, tracks []fragTrack, ok bool) {
 	be := binary.BigEndian
 	hdr := func(b []byte, off, limit int) (string, int, bool) {

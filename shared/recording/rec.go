@@ -18,7 +18,7 @@ import (
 )
 
 // rec is one recording: its spool directory, the state of its files and the
-// goroutine that converts, uploads and indexes them in order.
+// goroutine that finishes, uploads and indexes them in order.
 type rec struct {
 	r   *Recorder
 	dir string
@@ -169,7 +169,7 @@ func (c *rec) finishedWriting() bool {
 	return true
 }
 
-// run converts, uploads and indexes the recording's files until it ended and
+// run finishes, uploads and indexes the recording's files until it ended and
 // everything is stored, or the recorder closes.
 func (c *rec) run() {
 	r := c.r
@@ -197,7 +197,7 @@ func (c *rec) run() {
 		var err error
 		switch f.State {
 		case stateClosed:
-			err = c.convert(f)
+			err = c.finish(f)
 		case stateReady:
 			err = c.upload(f)
 		}
@@ -208,23 +208,23 @@ func (c *rec) run() {
 	}
 }
 
-// convert turns a closed MP4 journal into the file to upload.
-func (c *rec) convert(f fileEntry) error {
+// finish turns a closed MP4 journal into the file to upload.
+func (c *rec) finish(f fileEntry) error {
 	journal := filepath.Join(c.dir, f.Name+journalExt)
 	final := filepath.Join(c.dir, f.Name)
-	var st convertStats
+	var st finishStats
 	var permanent error
 	// I/O errors (a full disk) are retried until they clear: the journal is
 	// a finished file's only copy. A journal that cannot be read is not.
-	err := c.r.retry(c.r.ctx, c.lg, "convert "+f.Name, func() error {
+	err := c.r.retry(c.r.ctx, c.lg, "finish "+f.Name, func() error {
 		select {
-		case c.r.convertSem <- struct{}{}:
+		case c.r.finishSem <- struct{}{}:
 		case <-c.r.ctx.Done():
 			return c.r.ctx.Err()
 		}
 		var err error
-		st, err = convertJournal(journal, final)
-		<-c.r.convertSem
+		st, err = finishJournal(journal, final, c.r.gs)
+		<-c.r.finishSem
 		if errors.Is(err, errEmptyJournal) || errors.Is(err, errCorruptJournal) {
 			permanent = err
 			return nil
@@ -247,7 +247,7 @@ func (c *rec) convert(f fileEntry) error {
 	}
 	f.State, f.DurationMillis, f.Bytes, f.Truncated = stateReady, st.Duration.Milliseconds(), st.Bytes, st.Truncated
 	if err := c.log(f); err != nil {
-		// The MP4 exists; without the log entry a restart converts it again.
+		// The MP4 exists; without the log entry a restart finishes it again.
 		c.lg.Error("file log", "error", err)
 	}
 	_ = os.Remove(journal)
@@ -290,7 +290,7 @@ func (c *rec) upload(f fileEntry) error {
 		if err != nil {
 			return err
 		}
-		if err := r.cfg.Blob.Put(r.ctx, key, fh, fi.Size(), blob.ContentType(f.Name)); err != nil {
+		if err := r.cfg.Blob.Put(r.ctx, key, blob.File{File: fh}, fi.Size(), blob.ContentType(f.Name)); err != nil {
 			return err
 		}
 		f.Bytes = fi.Size()
@@ -496,7 +496,7 @@ func (r *Recorder) recover() error {
 		for _, f := range files {
 			switch f.State {
 			case stateWriting:
-				f.State = stateClosed // convertJournal keeps its complete fragments
+				f.State = stateClosed // finishJournal keeps its complete fragments
 				pending++
 			case stateClosed:
 				pending++

@@ -85,11 +85,11 @@ type Config struct {
 	MaxFiles int
 	// UploadConcurrency bounds uploads running at once. Default 4.
 	UploadConcurrency int
-	// ConvertConcurrency bounds journal-to-MP4 conversions running at once.
-	// Each reads and writes its whole file; streams started together cut
-	// their files together, and a thousand conversions at once would take
-	// the CPU from the live streams. Default 1.
-	ConvertConcurrency int
+	// FinishConcurrency bounds MP4 files being finished at once (journal.go:
+	// the moofs are read and a moov appended; the payload is not copied).
+	// Streams started together cut their files together; finishing several
+	// at once lets them share the spool flush each waits for. Default 16.
+	FinishConcurrency int
 	// Logger receives the recorder's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -143,8 +143,8 @@ func (c *Config) setDefaults() error {
 	if c.UploadConcurrency <= 0 {
 		c.UploadConcurrency = 4
 	}
-	if c.ConvertConcurrency <= 0 {
-		c.ConvertConcurrency = 1
+	if c.FinishConcurrency <= 0 {
+		c.FinishConcurrency = 16
 	}
 	if c.MaxFiles <= 0 || c.MaxFiles > store.MaxRecordingKeys {
 		c.MaxFiles = store.MaxRecordingKeys
@@ -172,8 +172,8 @@ type Recorder struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	sem    chan struct{}
-	// convertSem bounds conversions (Config.ConvertConcurrency).
-	convertSem chan struct{}
+	// finishSem bounds files being finished (Config.FinishConcurrency).
+	finishSem chan struct{}
 
 	mu     sync.Mutex
 	live   map[string]*broadcast // by stream key
@@ -213,7 +213,7 @@ func New(cfg Config) (*Recorder, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Recorder{gs: gs,
 		cfg: cfg, log: cfg.Logger.With("component", "recorder"), ctx: ctx, cancel: cancel,
-		sem: make(chan struct{}, cfg.UploadConcurrency), convertSem: make(chan struct{}, cfg.ConvertConcurrency),
+		sem: make(chan struct{}, cfg.UploadConcurrency), finishSem: make(chan struct{}, cfg.FinishConcurrency),
 		live: map[string]*broadcast{}, recs: map[string]*rec{},
 	}
 	if err := r.recover(); err != nil {

@@ -36,7 +36,7 @@ const (
 // File states in files.log.
 const (
 	stateWriting  = "writing"  // MP4 journal being appended
-	stateClosed   = "closed"   // MP4 journal complete, to convert
+	stateClosed   = "closed"   // MP4 journal complete, to finish
 	stateReady    = "ready"    // final file in the spool, to upload
 	stateUploaded = "uploaded" // in the blob store; the spool copy is gone
 	stateDropped  = "dropped"  // held nothing worth keeping (an empty journal)

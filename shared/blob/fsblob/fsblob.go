@@ -129,9 +129,18 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64,
 	}
 	var tmp string
 	var err error
-	if fh, ok := body.(*os.File); ok && size >= 0 {
-		tmp, err = s.writeTempFromFile(fh, size)
-	} else {
+	switch fh := body.(type) {
+	case blob.File:
+		if tmp, err = s.linkTemp(fh.File, size); tmp == "" && err == nil {
+			tmp, err = s.writeTempFromFile(fh.File, size)
+		}
+	case *os.File:
+		if size >= 0 {
+			tmp, err = s.writeTempFromFile(fh, size)
+		} else {
+			tmp, err = s.writeTemp(ctx, fh)
+		}
+	default:
 		tmp, err = s.writeTemp(ctx, blob.SizedReader(body, size))
 	}
 	if err != nil {
@@ -197,6 +206,41 @@ func (s *Store) writeTempFromFile(src *os.File, size int64) (string, error) {
 		}
 		return nil
 	})
+}
+
+// linkTemp makes a finished file (blob.File) a temporary file under tmp/ by
+// a hard link: storing a recording in the standalone's data dir then writes
+// none of its bytes again. It returns "" and no error when a link cannot be
+// made (another file system, a size not given, a file not read from its
+// start): the caller copies. A file of another size than announced is
+// ErrSizeMismatch, as for a copied body.
+func (s *Store) linkTemp(src *os.File, size int64) (string, error) {
+	if size < 0 {
+		return "", nil
+	}
+	if pos, err := src.Seek(0, io.SeekCurrent); err != nil || pos != 0 {
+		return "", nil
+	}
+	fi, err := src.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return "", nil
+	}
+	if fi.Size() != size {
+		return "", fmt.Errorf("%w: file holds %d bytes, not %d", blob.ErrSizeMismatch, fi.Size(), size)
+	}
+	var rnd [12]byte
+	_, _ = rand.Read(rnd[:])
+	name := path.Join(tmpDir, hex.EncodeToString(rnd[:]))
+	// os.Root has no link from outside the root: the target is a name this
+	// store just made up under its own tmp/, so nothing can be redirected.
+	if err := os.Link(src.Name(), filepath.Join(s.root.Name(), filepath.FromSlash(name))); err != nil {
+		return "", nil
+	}
+	if fi2, err := s.root.Stat(name); err != nil || !os.SameFile(fi, fi2) {
+		_ = s.root.Remove(name) // the path now names another file
+		return "", nil
+	}
+	return name, nil
 }
 
 // writeTempWith creates a new file under tmp/, fills it with fill, fsyncs it

@@ -116,3 +116,61 @@ func TestPutFromFile(t *testing.T) {
 		})
 	}
 }
+
+// A finished file (blob.File) on the same file system is stored by a hard
+// link: the stored object is the same inode and no byte is copied. A plain
+// *os.File is copied; a finished file not read from its start is copied from
+// where it stands; a wrong size is refused either way.
+func TestPutFinishedFileLinks(t *testing.T) {
+	root := t.TempDir()
+	s, err := fsblob.New(filepath.Join(root, "blobs"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	data := []byte(strings.Repeat("0123456789", 10_000))
+	src := filepath.Join(root, "spool", "000001.mp4")
+	require.NoError(t, os.MkdirAll(filepath.Dir(src), 0o755))
+	require.NoError(t, os.WriteFile(src, data, 0o644))
+	srcInfo, err := os.Stat(src)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name   string
+		body   func(*os.File) io.Reader
+		skip   int64
+		size   int64
+		linked bool
+		err    error
+	}{
+		{"finished file", func(f *os.File) io.Reader { return blob.File{File: f} }, 0, int64(len(data)), true, nil},
+		{"plain file", func(f *os.File) io.Reader { return f }, 0, int64(len(data)), false, nil},
+		{"finished file read from 100", func(f *os.File) io.Reader { return blob.File{File: f} }, 100, int64(len(data)) - 100, false, nil},
+		{"finished file announced shorter", func(f *os.File) io.Reader { return blob.File{File: f} }, 0, int64(len(data)) - 1, false, blob.ErrSizeMismatch},
+		{"finished file announced longer", func(f *os.File) io.Reader { return blob.File{File: f} }, 0, int64(len(data)) + 1, false, blob.ErrSizeMismatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fh, err := os.Open(src)
+			require.NoError(t, err)
+			defer fh.Close()
+			_, err = fh.Seek(tc.skip, io.SeekStart)
+			require.NoError(t, err)
+			key := "rec/" + strings.ReplaceAll(tc.name, " ", "-") + ".mp4"
+			err = s.Put(context.Background(), key, tc.body(fh), tc.size, "")
+			if tc.err != nil {
+				require.ErrorIs(t, err, tc.err)
+				_, err := s.Stat(context.Background(), key)
+				require.ErrorIs(t, err, blob.ErrNotFound, "a failed Put leaves no object")
+				return
+			}
+			require.NoError(t, err)
+			stored := filepath.Join(root, "blobs", "objects", filepath.FromSlash(key))
+			fi, err := os.Stat(stored)
+			require.NoError(t, err)
+			assert.Equal(t, tc.linked, os.SameFile(srcInfo, fi), "stored by a link")
+			got, err := os.ReadFile(stored)
+			require.NoError(t, err)
+			assert.Equal(t, data[tc.skip:], got)
+		})
+	}
+	tmp, err := os.ReadDir(filepath.Join(root, "blobs", "tmp"))
+	require.NoError(t, err)
+	assert.Empty(t, tmp, "no temporary file is left behind")
+}
