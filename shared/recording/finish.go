@@ -189,7 +189,10 @@ func finishJournal(src, dst string, gs *groupSync) (finishStats, error) {
 			st.Truncated = true
 			break
 		}
-		hb = append(hb[:0], make([]byte, n+8)...)
+		if int64(cap(hb)) < n+8 {
+			hb = make([]byte, n+8)
+		}
+		hb = hb[:n+8]
 		if _, err := f.ReadAt(hb, off); err != nil {
 			return st, fmt.Errorf("read fragment: %w", err)
 		}
@@ -302,9 +305,9 @@ func progressiveMoov(init *mp4.MoovBox, tables map[uint32]*trackTable) (*mp4.Moo
 		}
 
 		// edit list
-		mediaTime := int64(0)
-		if t.video {
-			mediaTime = int64(t.firstCTO)
+		mediaTime := int64(t.videoCTO()) // an edit cannot start before media time 0
+		if mediaTime < 0 {
+			mediaTime = 0
 		}
 		elst := &mp4.ElstBox{}
 		var presented uint64 // movie ticks, empty edit included
@@ -315,7 +318,8 @@ func progressiveMoov(init *mp4.MoovBox, tables map[uint32]*trackTable) (*mp4.Moo
 		} else if skip := int64(-d * float64(t.timeScale)); skip > 0 {
 			mediaTime += min(skip, int64(t.total))
 		}
-		seg := movie(t.total-uint64(mediaTime-int64(t.videoCTO())), t.timeScale)
+		skipped := min(uint64(max(mediaTime-int64(t.videoCTO()), 0)), t.total) // ticks the edit leaves out
+		seg := movie(t.total-skipped, t.timeScale)
 		elst.Entries = append(elst.Entries, mp4.ElstEntry{SegmentDuration: seg, MediaTime: mediaTime, MediaRateInteger: 1})
 		presented += seg
 		for _, e := range elst.Entries {
