@@ -166,6 +166,9 @@ type channelURLs struct {
 	} `json:"play"`
 }
 
+// maxAPIAnswer bounds an API answer the harness reads.
+const maxAPIAnswer = 256 << 20
+
 func (a *apiClient) do(ctx context.Context, method, path string, body any, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
@@ -192,7 +195,14 @@ func (a *apiClient) do(ctx context.Context, method, path string, body any, out a
 		return 0, err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	// /api/v1/streams at a few thousand streams is several megabytes.
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIAnswer+1))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if len(b) > maxAPIAnswer {
+		return resp.StatusCode, fmt.Errorf("%s %s: answer larger than %d bytes", method, path, maxAPIAnswer)
+	}
 	if resp.StatusCode/100 != 2 {
 		return resp.StatusCode, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
 	}

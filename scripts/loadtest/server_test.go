@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -101,4 +102,32 @@ func TestSleep(t *testing.T) {
 	pub.err = io.ErrClosedPipe
 	close(pub.done)
 	require.ErrorIs(t, sleep(context.Background(), pub, time.Hour), io.ErrClosedPipe)
+}
+
+// An answer of several megabytes (/api/v1/streams with thousands of
+// streams) is read whole.
+func TestAPIClientReadsLargeAnswers(t *testing.T) {
+	type item struct {
+		Key string `json:"key"`
+		Pad string `json:"pad"`
+	}
+	var want struct {
+		Streams []item `json:"streams"`
+	}
+	for i := range 5000 {
+		want.Streams = append(want.Streams, item{Key: fmt.Sprintf("load%04d", i), Pad: strings.Repeat("x", 600)})
+	}
+	body, err := json.Marshal(want)
+	require.NoError(t, err)
+	require.Greater(t, len(body), 2<<20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+	var got struct {
+		Streams []item `json:"streams"`
+	}
+	_, err = (&apiClient{Base: srv.URL}).do(context.Background(), http.MethodGet, "/api/v1/streams", nil, &got)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
 }
