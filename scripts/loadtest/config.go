@@ -226,7 +226,7 @@ func (c *config) validate() error {
 	}
 	check(c.Viewers >= 0 && c.Viewers <= maxViewers, "-viewers: want 0-%d", maxViewers)
 	check(c.Duration >= time.Second && c.Duration <= 10*time.Minute, "-duration: want 1s-10m")
-	check(c.Warmup >= 0 && c.Warmup <= time.Minute, "-warmup: want 0-1m")
+	check(c.Warmup >= 0 && c.Warmup <= 10*time.Minute, "-warmup: want 0-10m") // a recorded fleet's heap settles in about 100 s
 	check(c.Ramp > 0 && c.Ramp <= 10000, "-ramp: want 1-10000 viewers/s")
 	check(c.Cooldown >= 0 && c.Cooldown <= time.Minute, "-cooldown: want 0-1m")
 	check(c.Baseline >= 0 && c.Baseline <= time.Minute, "-baseline: want 0-1m")

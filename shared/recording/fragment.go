@@ -6,8 +6,11 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 )
 
-// appendPart appends p as a moof+mdat fragment to dst, byte for byte what
-// mediacommon's fmp4.Part.Marshal writes (TestAppendPartMatchesMediacommon).
+// appendPartHeader appends p as a moof+mdat fragment to dst without the
+// payloads, which follow the mdat header in track and sample order:
+// appendPart's bytes, byte for byte what mediacommon's fmp4.Part.Marshal
+// writes (TestAppendPartMatchesMediacommon). The journal hands the payloads
+// to writev as they are (writeFragment).
 //
 // Hand-written because Part.Marshal encodes through go-mp4's reflection
 // marshaller, bit by bit: with a few hundred streams recorded it took a
@@ -23,7 +26,7 @@ import (
 //	          flags when any sample is not a sync sample, composition
 //	          offset when any sample has one)
 //	mdat
-func appendPart(dst []byte, p fmp4.Part) []byte {
+func appendPartHeader(dst []byte, p fmp4.Part) []byte {
 	const (
 		flagDataOffset = 0x01
 		flagDuration   = 0x100
@@ -88,16 +91,25 @@ func appendPart(dst []byte, p fmp4.Part) []byte {
 	}
 	moofSize := len(dst) - start
 	be.PutUint32(dst[start:], uint32(moofSize))
-	mdat := len(dst)
 	dst = box(dst, "mdat")
 	data := 0
 	for i, t := range p.Tracks {
 		be.PutUint32(dst[trunData[i]:], uint32(moofSize+8+data))
 		for _, s := range t.Samples {
-			dst = append(dst, s.Payload...)
 			data += len(s.Payload)
 		}
 	}
-	be.PutUint32(dst[mdat:], uint32(len(dst)-mdat))
+	be.PutUint32(dst[len(dst)-8:], uint32(8+data))
+	return dst
+}
+
+// appendPart appends p as a whole moof+mdat fragment to dst.
+func appendPart(dst []byte, p fmp4.Part) []byte {
+	dst = appendPartHeader(dst, p)
+	for _, t := range p.Tracks {
+		for _, s := range t.Samples {
+			dst = append(dst, s.Payload...)
+		}
+	}
 	return dst
 }

@@ -3,10 +3,13 @@ package recording
 import (
 	"bytes"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 	"github.com/stretchr/testify/require"
 )
 
@@ -159,4 +162,49 @@ func parseFragment(b []byte) (p fmp4.Part, ok bool) {
 		p.Tracks = append(p.Tracks, t)
 	}
 	return p, true
+}
+
+// writeVec writes every buffer in order, more buffers than one writev takes
+// included, and the journal's fragments are appendPart's bytes.
+func TestWriteVec(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 2, 1023, 1024, 1025, 3000} {
+		var bufs [][]byte
+		want := []byte{}
+		for i := range n {
+			b := make([]byte, r.IntN(40)) // some empty
+			for k := range b {
+				b[k] = byte(i + k)
+			}
+			bufs = append(bufs, b)
+			want = append(want, b...)
+		}
+		path := filepath.Join(t.TempDir(), "v")
+		f, err := os.Create(path)
+		require.NoError(t, err)
+		written, err := writeVec(f, bufs)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		require.Equal(t, int64(len(want)), written)
+		got, err := os.ReadFile(path)
+		require.NoError(t, err)
+		require.Equal(t, want, got, "%d buffers", n)
+	}
+
+	path := filepath.Join(t.TempDir(), "j.mp4.journal")
+	j, err := createJournal(path, &fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: 1, TimeScale: 90000, Codec: &codecs.H264{SPS: testSPS, PPS: []byte{0x08}}}}}, nil)
+	require.NoError(t, err)
+	start := j.bytes
+	var want []byte
+	for i := range 5 {
+		p := randomPart(r)
+		p.SequenceNumber = uint32(i + 1)
+		want = appendPart(want, p)
+		require.NoError(t, j.writePart(p.Tracks))
+	}
+	require.NoError(t, j.close())
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, int64(len(got)), j.bytes)
+	require.Equal(t, want, got[start:])
 }

@@ -69,7 +69,8 @@ type journal struct {
 	path  string
 	bytes int64
 	seq   uint32
-	frag  []byte // a fragment (appendPart), reused
+	frag  []byte   // a fragment's header (appendPartHeader), reused
+	iov   [][]byte // the header and the payloads of a fragment, reused
 	gs    *groupSync
 }
 
@@ -133,11 +134,27 @@ func (j *journal) write(b []byte) error {
 	return nil
 }
 
-// writePart appends one fragment.
+// writePart appends one fragment: its header from appendPartHeader, then the
+// payloads where they are (slices of the hub's packets), in one writev.
 func (j *journal) writePart(tracks []*fmp4.PartTrack) error {
 	j.seq++
-	j.frag = appendPart(j.frag[:0], fmp4.Part{SequenceNumber: j.seq, Tracks: tracks})
-	return j.write(j.frag)
+	j.frag = appendPartHeader(j.frag[:0], fmp4.Part{SequenceNumber: j.seq, Tracks: tracks})
+	j.iov = append(j.iov[:0], j.frag)
+	for _, t := range tracks {
+		for _, s := range t.Samples {
+			j.iov = append(j.iov, s.Payload)
+		}
+	}
+	n, err := writeVec(j.f, j.iov)
+	clear(j.iov) // the payloads belong to the hub
+	j.bytes += n
+	if err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	if err := j.gs.Written(j.f); err != nil {
+		return fmt.Errorf("sync journal: %w", err)
+	}
+	return nil
 }
 
 func (j *journal) close() error {
