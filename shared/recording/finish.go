@@ -165,6 +165,7 @@ func finishJournal(src, dst string, gs *groupSync) (finishStats, error) {
 		return st, fmt.Errorf("stat journal: %w", err)
 	}
 	size := fi.Size()
+	readRandom(f)
 	l, err := readJournalHeader(f, size)
 	if err != nil {
 		return st, err
@@ -243,6 +244,7 @@ func finishJournal(src, dst string, gs *groupSync) (finishStats, error) {
 	if err := gs.Sync(f); err != nil {
 		return st, fmt.Errorf("sync mp4: %w", err)
 	}
+	dropCache(f, 0, 0) // durable, and not read again here (journal.dropDurable)
 	if err := os.Remove(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return st, fmt.Errorf("replace mp4: %w", err)
 	}

@@ -44,14 +44,41 @@ type groupSync struct {
 }
 
 func newGroupSync(spoolDir string) (*groupSync, error) {
+	return newGroupSyncEvery(spoolDir, groupSyncInterval)
+}
+
+// newGroupSyncEvery is newGroupSync with another background flush interval.
+func newGroupSyncEvery(spoolDir string, interval time.Duration) (*groupSync, error) {
 	d, err := os.Open(spoolDir)
 	if err != nil {
 		return nil, fmt.Errorf("open spool dir: %w", err)
 	}
-	g := &groupSync{dir: d, interval: groupSyncInterval, stop: make(chan struct{}), loopDone: make(chan struct{})}
+	g := &groupSync{dir: d, interval: interval, stop: make(chan struct{}), loopDone: make(chan struct{})}
 	g.cond = sync.NewCond(&g.mu)
 	go g.loop()
 	return g, nil
+}
+
+// durableAfter returns the flush that makes data written now durable: once
+// Durable(id) holds for it. 0 means the data is already durable (a nil
+// groupSync, or one without syncfs: Written fsyncs).
+func (g *groupSync) durableAfter() uint64 {
+	if g == nil || !groupFlushSupported {
+		return 0
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.started + 1
+}
+
+// durable reports whether flush id (from durableAfter) has completed.
+func (g *groupSync) durable(id uint64) bool {
+	if id == 0 {
+		return true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.done >= id && g.err == nil
 }
 
 // Written notes that f has new data: it is flushed within about an interval.

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -83,4 +86,51 @@ func TestGroupSyncWrittenFlushesInBackground(t *testing.T) {
 	require.NoError(t, gs.close())
 	require.Equal(t, uint64(2), flushes(), "close flushes what is marked")
 	require.NoError(t, gs.close(), "twice is harmless")
+}
+
+// A journal drops from the page cache what a completed flush made durable,
+// and nothing that is not yet durable.
+func TestJournalDropsDurablePages(t *testing.T) {
+	dir := t.TempDir()
+	gs, err := newGroupSyncEvery(dir, time.Hour) // flushes only when the test asks
+	require.NoError(t, err)
+	defer gs.close()
+	init := &fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: 1, TimeScale: 90000, Codec: &codecs.H264{SPS: testSPS, PPS: []byte{0x08}}}}}
+	part := func() []*fmp4.PartTrack {
+		return []*fmp4.PartTrack{{ID: 1, Samples: []*fmp4.Sample{{Duration: 3000, Payload: make([]byte, 700<<10)}}}}
+	}
+	j, err := createJournal(filepath.Join(dir, "j.mp4.journal"), init, gs)
+	require.NoError(t, err)
+	defer j.close()
+
+	require.NoError(t, j.writePart(part()))
+	require.NoError(t, j.writePart(part()))
+	assert.Zero(t, j.dropped, "nothing is durable before a flush")
+	first := j.bytes
+	require.NoError(t, gs.Sync(nil))
+	require.NoError(t, j.writePart(part()))
+	if groupFlushSupported {
+		assert.Equal(t, first&^4095, j.dropped, "what the flush covered is dropped, in whole pages")
+	}
+	second := j.bytes
+	require.NoError(t, gs.Sync(nil))
+	require.NoError(t, j.writePart(part()))
+	if groupFlushSupported {
+		assert.Equal(t, first&^4095, j.dropped, "less than a step more is durable: kept for now")
+	}
+	require.NoError(t, gs.Sync(nil))
+	require.NoError(t, j.writePart(part()))
+	if groupFlushSupported {
+		before := j.bytes - int64(len(j.frag)) - 700<<10 // where the last write began
+		assert.Equal(t, before&^4095, j.dropped, "a step more is durable: dropped up to the last write, which is not durable yet")
+		assert.Greater(t, j.dropped, second)
+	}
+
+	// Without a groupSync every write is fsynced: durable at once.
+	j2, err := createJournal(filepath.Join(dir, "j2.mp4.journal"), init, nil)
+	require.NoError(t, err)
+	defer j2.close()
+	require.NoError(t, j2.writePart(part()))
+	require.NoError(t, j2.writePart(part()))
+	assert.Equal(t, j2.bytes&^4095, j2.dropped)
 }

@@ -72,7 +72,21 @@ type journal struct {
 	frag  []byte   // a fragment's header (appendPartHeader), reused
 	iov   [][]byte // the header and the payloads of a fragment, reused
 	gs    *groupSync
+	// Page cache: what a completed flush made durable is dropped from it,
+	// in steps of dropStep (dropCache).
+	dropped int64       // bytes before this are dropped
+	marks   []flushMark // writes waiting for their flush
 }
+
+// flushMark: the journal's first end bytes are durable once flush is.
+type flushMark struct {
+	flush uint64
+	end   int64
+}
+
+// dropStep is how much durable journal is dropped from the page cache at a
+// time: about 8 s of a 1 Mbit/s stream.
+const dropStep = 1 << 20
 
 func createJournal(path string, init *fmp4.Init, gs *groupSync) (*journal, error) {
 	var ib seekablebuffer.Buffer
@@ -154,7 +168,31 @@ func (j *journal) writePart(tracks []*fmp4.PartTrack) error {
 	if err := j.gs.Written(j.f); err != nil {
 		return fmt.Errorf("sync journal: %w", err)
 	}
+	j.dropDurable()
 	return nil
+}
+
+// dropDurable drops from the page cache what completed flushes made durable,
+// a dropStep at a time, and notes what this write waits for.
+func (j *journal) dropDurable() {
+	durable := int64(-1)
+	k := 0
+	for ; k < len(j.marks) && j.gs.durable(j.marks[k].flush); k++ {
+		durable = j.marks[k].end
+	}
+	j.marks = append(j.marks[:0], j.marks[k:]...)
+	if id := j.gs.durableAfter(); id == 0 {
+		durable = j.bytes
+	} else if n := len(j.marks); n > 0 && j.marks[n-1].flush == id {
+		j.marks[n-1].end = j.bytes
+	} else {
+		j.marks = append(j.marks, flushMark{flush: id, end: j.bytes})
+	}
+	if durable-j.dropped >= dropStep {
+		end := durable &^ 4095 // whole pages
+		dropCache(j.f, j.dropped, end-j.dropped)
+		j.dropped = end
+	}
 }
 
 func (j *journal) close() error {
