@@ -588,3 +588,83 @@ func TestABRMasterSwitchesLevels(t *testing.T) {
 		t.Errorf("no LEVEL_SWITCHED to the forced level %d: %v", r.SwitchTarget, r.Switches)
 	}
 }
+
+// TestRecordedMP4PlaysInChromium plays a recording's first MP4 file from
+// /vod/ in a plain <video> element. The file's moov comes after its mdat
+// (recording finishes files in place, docs/recording.md), so the browser
+// must find it with a Range request; the test fails unless playback advances
+// and the browser reads the file's real duration.
+func TestRecordedMP4PlaysInChromium(t *testing.T) {
+	need(t)
+	s := standalone(t)
+	id := uniqueID("recmp4")
+	pushURL := s.channel(t, id, map[string]any{"recording": map[string]any{"mp4": true, "mp4SegmentSeconds": 4}})
+	push(t, pushURL, "320x240", 25)
+
+	// The first file is stored at its cut, while the broadcast goes on.
+	var rec struct {
+		ID   string   `json:"id"`
+		Keys []string `json:"keys"`
+	}
+	deadline := time.Now().Add(40 * time.Second)
+	for len(rec.Keys) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no MP4 file stored in 40 s; server log ends:\n%s", s.logTail(20))
+		}
+		time.Sleep(250 * time.Millisecond)
+		var page struct {
+			Recordings []struct {
+				ID   string   `json:"id"`
+				Kind string   `json:"kind"`
+				Keys []string `json:"keys"`
+			} `json:"recordings"`
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := s.api(ctx, http.MethodGet, "/api/v1/recordings?channel="+url.QueryEscape(id), nil, &page)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page.Recordings {
+			if r.Kind == "mp4" {
+				rec.ID, rec.Keys = r.ID, r.Keys
+			}
+		}
+	}
+	u := s.base + "/vod/" + rec.ID + "/" + rec.Keys[0][strings.LastIndexByte(rec.Keys[0], '/')+1:]
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "playmp4.mjs", "--url", u, "--seconds", "3", "--chromium", chromiumPath())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node playmp4.mjs: %v\n%s", err, stderr.String())
+	}
+	var r struct {
+		OK       bool    `json:"ok"`
+		Error    string  `json:"error"`
+		Duration float64 `json:"duration"`
+		Width    int     `json:"width"`
+		Height   int     `json:"height"`
+		Start    float64 `json:"start"`
+		End      float64 `json:"end"`
+		Requests []struct {
+			Range string `json:"range"`
+		} `json:"requests"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(out), &r); err != nil {
+		t.Fatalf("playmp4.mjs output %q: %v", out, err)
+	}
+	t.Logf("Chromium played %s: duration %.3f s, %dx%d, currentTime %.2f → %.2f, %d requests %v", u, r.Duration, r.Width, r.Height, r.Start, r.End, len(r.Requests), r.Requests)
+	if !r.OK {
+		t.Fatalf("playback failed: %s", r.Error)
+	}
+	if r.Duration < 3.9 || r.Duration > 4.2 {
+		t.Errorf("the browser reads a duration of %.3f s, want the 4 s file", r.Duration)
+	}
+	if r.Width != 320 || r.Height != 240 {
+		t.Errorf("video %dx%d, want 320x240", r.Width, r.Height)
+	}
+}
