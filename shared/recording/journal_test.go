@@ -126,15 +126,23 @@ func TestJournalTornAnywhere(t *testing.T) {
 	}
 }
 
+// finishSynthetic finishes a 3-fragment syntheticJournal and returns its
+// bytes, the journal and finished paths and the stats.
+func finishSynthetic(t *testing.T) (journal []byte, src, dst string, st finishStats) {
+	t.Helper()
+	journal, _, _ = syntheticJournal(t, 3)
+	dir := t.TempDir()
+	src, dst = filepath.Join(dir, "src"), filepath.Join(dir, "dst.mp4")
+	require.NoError(t, os.WriteFile(src, journal, 0o644))
+	st, err := finishJournal(src, dst, nil)
+	require.NoError(t, err)
+	return journal, src, dst, st
+}
+
 // Finishing again, after a crash anywhere in or after the first finish (a
 // torn moov, or a journal finished but never renamed), gives the same file.
 func TestFinishJournalIsIdempotent(t *testing.T) {
-	b, _, _ := syntheticJournal(t, 3)
-	dir := t.TempDir()
-	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst.mp4")
-	require.NoError(t, os.WriteFile(src, b, 0o644))
-	st, err := finishJournal(src, dst, nil)
-	require.NoError(t, err)
+	b, src, dst, st := finishSynthetic(t)
 	want, err := os.ReadFile(dst)
 	require.NoError(t, err)
 	require.Len(t, want, int(st.Bytes))
@@ -164,12 +172,7 @@ func TestFinishedJournalProbes(t *testing.T) {
 	if _, err := exec.LookPath("ffprobe"); err != nil {
 		t.Skip("ffprobe not installed")
 	}
-	b, _, _ := syntheticJournal(t, 3)
-	dir := t.TempDir()
-	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst.mp4")
-	require.NoError(t, os.WriteFile(src, b, 0o644))
-	_, err := finishJournal(src, dst, nil)
-	require.NoError(t, err)
+	_, _, dst, _ := finishSynthetic(t)
 	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name,duration:format=duration",
 		"-of", "compact", dst).CombinedOutput()
 	require.NoError(t, err, "%s", out)

@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import http from 'node:http';
+import { launchChromium } from './launch.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -114,7 +115,6 @@ const result = {
 };
 
 async function main() {
-  const { chromium } = await import('playwright-core');
   const files = await pageFiles();
   const streamOrigin = new URL(opts.url).origin;
   let base = streamOrigin + '/__livestack_player/';
@@ -132,12 +132,7 @@ async function main() {
     base = `http://127.0.0.1:${pageServer.address().port}/`;
   }
 
-  const browser = await chromium.launch({
-    executablePath: opts.chromium,
-    headless: true,
-    args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required', '--mute-audio', '--disable-gpu', '--disable-dev-shm-usage'],
-    timeout: 30000,
-  });
+  const browser = await launchChromium(opts.chromium);
   try {
     result.browser = browser.version();
     const page = await browser.newPage();

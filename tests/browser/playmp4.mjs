@@ -12,6 +12,7 @@
 // Exit status: 0 when the JSON was printed (also when playback failed: "ok"
 // and "error" say how), 2 on bad arguments.
 import { parseArgs } from 'node:util';
+import { launchChromium } from './launch.mjs';
 
 let opts;
 try {
@@ -37,13 +38,7 @@ if (!opts.url || !(seconds >= 1 && seconds <= 600) || !(timeout >= 1 && timeout 
 const result = { url: opts.url, ok: false, error: '', duration: null, start: null, end: null, requests: [] };
 
 async function main() {
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: opts.chromium,
-    headless: true,
-    args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required', '--mute-audio', '--disable-gpu', '--disable-dev-shm-usage'],
-    timeout: 30000,
-  });
+  const browser = await launchChromium(opts.chromium);
   try {
     const page = await browser.newPage();
     page.on('request', (req) => {
