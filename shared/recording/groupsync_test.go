@@ -1,6 +1,8 @@
 package recording
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -133,4 +135,30 @@ func TestJournalDropsDurablePages(t *testing.T) {
 	require.NoError(t, j2.writePart(part()))
 	require.NoError(t, j2.writePart(part()))
 	assert.Equal(t, j2.bytes&^4095, j2.dropped)
+}
+
+// writeJSON leaves the whole file and no temporary one, and with syncfs it
+// costs one shared flush instead of fsyncs of its own.
+func TestGroupSyncWriteJSON(t *testing.T) {
+	dir := t.TempDir()
+	gs, err := newGroupSyncEvery(dir, time.Hour)
+	require.NoError(t, err)
+	defer gs.close()
+	for _, g := range []*groupSync{gs, nil} {
+		sub := filepath.Join(dir, fmt.Sprintf("rec-%v", g != nil))
+		require.NoError(t, os.MkdirAll(sub, 0o755))
+		before := gs.Flushes
+		v := header{Version: 1, ID: "a-mp4", Kind: "mp4"}
+		require.NoError(t, g.writeJSON(filepath.Join(sub, headerName), v))
+		b, err := os.ReadFile(filepath.Join(sub, headerName))
+		require.NoError(t, err)
+		var got header
+		require.NoError(t, json.Unmarshal(b, &got))
+		assert.Equal(t, v, got)
+		_, err = os.Stat(filepath.Join(sub, headerName+".tmp"))
+		assert.True(t, os.IsNotExist(err), "no temporary file left")
+		if g != nil && groupFlushSupported {
+			assert.Equal(t, before+1, gs.Flushes, "one shared flush")
+		}
+	}
 }

@@ -134,7 +134,7 @@ func (c *rec) end(at time.Time) {
 	c.h.Ended, c.h.EndedAt = true, &at
 	h := c.h
 	c.mu.Unlock()
-	if err := writeJSONAtomic(filepath.Join(c.dir, headerName), h); err != nil {
+	if err := c.r.gs.writeJSON(filepath.Join(c.dir, headerName), h); err != nil {
 		// The end is known in memory; after a crash the recording would be
 		// recovered as incomplete, which is still right about its files.
 		c.lg.Error("recording end not saved", "error", err)
@@ -487,7 +487,7 @@ func (r *Recorder) recover() error {
 				}
 			}
 			h.Ended, h.Crashed, h.EndedAt = true, true, &last
-			if err := writeJSONAtomic(filepath.Join(dir, headerName), h); err != nil {
+			if err := r.gs.writeJSON(filepath.Join(dir, headerName), h); err != nil {
 				r.log.Error("spool entry skipped", "dir", dir, "error", err)
 				continue
 			}

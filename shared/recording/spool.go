@@ -93,6 +93,33 @@ func writeJSONAtomic(path string, v any) error {
 	return syncDir(filepath.Dir(path))
 }
 
+// writeJSON writes v to path atomically (a temporary file, then a rename) and
+// returns once the file and the entries of its directory and the one above
+// are durable: with syncfs, by one flush shared with every stream waiting
+// meanwhile (a burst of cameras starting or stopping together costs a few
+// flushes, not three fsyncs each on the publish path); otherwise by fsyncs
+// (writeJSONAtomic, then the parent directory).
+func (g *groupSync) writeJSON(path string, v any) error {
+	if g == nil || !groupFlushSupported {
+		if err := writeJSONAtomic(path, v); err != nil {
+			return err
+		}
+		return syncDir(filepath.Dir(filepath.Dir(path)))
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+	}
+	tmp := path + ".tmp"
+	if err := writeFileSync(tmp, b, func(*os.File) error { return nil }); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", filepath.Base(path), err)
+	}
+	return g.Sync(nil)
+}
+
 // writeFileSync writes b to path and hands the file to sync before closing
 // it: (*os.File).Sync to fsync it, groupSync.Sync or Written to let the spool's
 // flush cover it.
