@@ -129,19 +129,16 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64,
 	}
 	var tmp string
 	var err error
-	switch fh := body.(type) {
-	case blob.File:
-		if tmp, err = s.linkTemp(fh.File, size); tmp == "" && err == nil {
-			tmp, err = s.writeTempFromFile(fh.File, size)
-		}
-	case *os.File:
-		if size >= 0 {
+	if fh, ok := body.(blob.File); ok {
+		tmp, err = s.linkTemp(fh.File, size) // "" when it cannot: copied below
+		body = fh.File
+	}
+	if tmp == "" && err == nil {
+		if fh, ok := body.(*os.File); ok && size >= 0 {
 			tmp, err = s.writeTempFromFile(fh, size)
 		} else {
-			tmp, err = s.writeTemp(ctx, fh)
+			tmp, err = s.writeTemp(ctx, blob.SizedReader(body, size))
 		}
-	default:
-		tmp, err = s.writeTemp(ctx, blob.SizedReader(body, size))
 	}
 	if err != nil {
 		return fmt.Errorf("fsblob: put %q: %w", key, err)
@@ -228,9 +225,7 @@ func (s *Store) linkTemp(src *os.File, size int64) (string, error) {
 	if fi.Size() != size {
 		return "", fmt.Errorf("%w: file holds %d bytes, not %d", blob.ErrSizeMismatch, fi.Size(), size)
 	}
-	var rnd [12]byte
-	_, _ = rand.Read(rnd[:])
-	name := path.Join(tmpDir, hex.EncodeToString(rnd[:]))
+	name := tempName()
 	// os.Root has no link from outside the root: the target is a name this
 	// store just made up under its own tmp/, so nothing can be redirected.
 	if err := os.Link(src.Name(), filepath.Join(s.root.Name(), filepath.FromSlash(name))); err != nil {
@@ -243,12 +238,17 @@ func (s *Store) linkTemp(src *os.File, size int64) (string, error) {
 	return name, nil
 }
 
+// tempName is a new random name under tmp/.
+func tempName() string {
+	var rnd [12]byte
+	_, _ = rand.Read(rnd[:])
+	return path.Join(tmpDir, hex.EncodeToString(rnd[:]))
+}
+
 // writeTempWith creates a new file under tmp/, fills it with fill, fsyncs it
 // and returns its name; on any error the file is removed.
 func (s *Store) writeTempWith(fill func(*os.File) error) (string, error) {
-	var rnd [12]byte
-	_, _ = rand.Read(rnd[:])
-	name := path.Join(tmpDir, hex.EncodeToString(rnd[:]))
+	name := tempName()
 	f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return "", fmt.Errorf("create temporary file: %w", err)

@@ -145,6 +145,7 @@ func TestPutFinishedFileLinks(t *testing.T) {
 		{"finished file read from 100", func(f *os.File) io.Reader { return blob.File{File: f} }, 100, int64(len(data)) - 100, false, nil},
 		{"finished file announced shorter", func(f *os.File) io.Reader { return blob.File{File: f} }, 0, int64(len(data)) - 1, false, blob.ErrSizeMismatch},
 		{"finished file announced longer", func(f *os.File) io.Reader { return blob.File{File: f} }, 0, int64(len(data)) + 1, false, blob.ErrSizeMismatch},
+		{"finished file of unknown size", func(f *os.File) io.Reader { return blob.File{File: f} }, 0, blob.UnknownSize, false, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fh, err := os.Open(src)
