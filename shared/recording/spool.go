@@ -77,52 +77,33 @@ type fileEntry struct {
 	At        time.Time `json:"at"`
 }
 
-// writeJSONAtomic writes v to path through a fsynced temporary file and a rename.
-func writeJSONAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
-	}
-	tmp := path + ".tmp"
-	if err := writeFileSync(tmp, b, (*os.File).Sync); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", filepath.Base(path), err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
 // writeJSON writes v to path atomically (a temporary file, then a rename) and
 // returns once the file and the entries of its directory and the one above
 // are durable: with syncfs, by one flush shared with every stream waiting
 // meanwhile (a burst of cameras starting or stopping together costs a few
-// flushes, not three fsyncs each on the publish path); otherwise by fsyncs
-// (writeJSONAtomic, then the parent directory).
+// flushes, not three fsyncs each on the publish path); otherwise each is
+// fsynced (Written, DirWritten and SyncDir do either).
 func (g *groupSync) writeJSON(path string, v any) error {
-	if g == nil || !groupFlushSupported {
-		if err := writeJSONAtomic(path, v); err != nil {
-			return err
-		}
-		return syncDir(filepath.Dir(filepath.Dir(path)))
-	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
 	}
 	tmp := path + ".tmp"
-	if err := writeFileSync(tmp, b, func(*os.File) error { return nil }); err != nil {
+	if err := writeFileSync(tmp, b, g.Written); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename %s: %w", filepath.Base(path), err)
 	}
-	return g.Sync(nil)
+	dir := filepath.Dir(path)
+	if err := g.DirWritten(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	return g.SyncDir(dir)
 }
 
 // writeFileSync writes b to path and hands the file to sync before closing
-// it: (*os.File).Sync to fsync it, groupSync.Sync or Written to let the spool's
-// flush cover it.
+// it: groupSync.Sync, or Written to let the spool's next flush cover it.
 func writeFileSync(path string, b []byte, sync func(*os.File) error) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
