@@ -34,7 +34,6 @@ var (
 // trackTable collects one track's progressive sample tables while the
 // journal's fragments are read, run-length coded as they grow.
 type trackTable struct {
-	trak      *mp4.TrakBox // from the init block
 	timeScale uint32
 	video     bool
 
@@ -152,7 +151,8 @@ func readJournalHeader(f io.ReaderAt, size int64) (journalLayout, error) {
 // finishJournal finishes the journal src in place (see journal.go) and
 // links it as dst. It keeps every complete fragment and drops a torn tail.
 // dst appears only once the finished file is on disk (gs.Sync), so it exists
-// whole or not at all; src stays until the caller removes it.
+// whole or not at all; src stays until the caller removes it. dst's directory
+// entry is left to the spool's next flush (gs.DirWritten).
 func finishJournal(src, dst string, gs *groupSync) (finishStats, error) {
 	var st finishStats
 	f, err := os.OpenFile(src, os.O_RDWR, 0)
@@ -173,7 +173,7 @@ func finishJournal(src, dst string, gs *groupSync) (finishStats, error) {
 
 	tables := make(map[uint32]*trackTable, len(l.moov.Traks))
 	for _, t := range l.moov.Traks {
-		tables[t.Tkhd.TrackID] = &trackTable{trak: t, timeScale: t.Mdia.Mdhd.Timescale, video: t.Mdia.Hdlr.HandlerType == "vide"}
+		tables[t.Tkhd.TrackID] = &trackTable{timeScale: t.Mdia.Mdhd.Timescale, video: t.Mdia.Hdlr.HandlerType == "vide"}
 	}
 
 	// The fragments: only each moof and the mdat header after it are read.
@@ -251,7 +251,9 @@ func finishJournal(src, dst string, gs *groupSync) (finishStats, error) {
 	if err := os.Link(src, dst); err != nil {
 		return st, fmt.Errorf("link mp4: %w", err)
 	}
-	if err := gs.SyncDir(filepath.Dir(dst)); err != nil {
+	// The link is durable with the caller's files.log entry ("ready"), whose
+	// flush comes after it: one shared flush at a cut, not two.
+	if err := gs.DirWritten(filepath.Dir(dst)); err != nil {
 		return st, err
 	}
 	st.Bytes = dataEnd + int64(mb.Len())
@@ -278,11 +280,7 @@ func progressiveMoov(init *mp4.MoovBox, tables map[uint32]*trackTable) (*mp4.Moo
 		}
 	}
 	start := func(t *trackTable) float64 { // seconds
-		s := float64(t.baseTime)
-		if t.video {
-			s += float64(t.firstCTO)
-		}
-		return s / float64(t.timeScale)
+		return (float64(t.baseTime) + float64(t.videoCTO())) / float64(t.timeScale)
 	}
 	origin := start(lead)
 
@@ -306,21 +304,22 @@ func progressiveMoov(init *mp4.MoovBox, tables map[uint32]*trackTable) (*mp4.Moo
 			longest = d
 		}
 
-		// edit list
-		mediaTime := int64(t.videoCTO()) // an edit cannot start before media time 0
-		if mediaTime < 0 {
-			mediaTime = 0
-		}
+		// edit list: the media edit starts at the first sample's presentation
+		// (never before media time 0), after what of the track comes before
+		// the origin, or after an empty edit for a track that starts later.
+		cto := int64(t.videoCTO())
 		elst := &mp4.ElstBox{}
 		var presented uint64 // movie ticks, empty edit included
+		var early int64      // track ticks before the origin, left out
 		if d := start(t) - origin; d > 0 {
 			empty := uint64(d * float64(mvhd.Timescale))
 			elst.Entries = append(elst.Entries, mp4.ElstEntry{SegmentDuration: empty, MediaTime: -1, MediaRateInteger: 1})
 			presented += empty
-		} else if skip := int64(-d * float64(t.timeScale)); skip > 0 {
-			mediaTime += min(skip, int64(t.total))
+		} else {
+			early = min(int64(-d*float64(t.timeScale)), int64(t.total))
 		}
-		skipped := min(uint64(max(mediaTime-int64(t.videoCTO()), 0)), t.total) // ticks the edit leaves out
+		mediaTime := max(cto, 0) + early
+		skipped := min(uint64(early+max(-cto, 0)), t.total) // ticks the edit leaves out
 		seg := movie(t.total-skipped, t.timeScale)
 		elst.Entries = append(elst.Entries, mp4.ElstEntry{SegmentDuration: seg, MediaTime: mediaTime, MediaRateInteger: 1})
 		presented += seg
