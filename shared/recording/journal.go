@@ -66,7 +66,6 @@ var openMdat = []byte{0, 0, 0, 8, 'f', 'r', 'e', 'e', 0, 0, 0, 0, 'm', 'd', 'a',
 // journal appends fragments to a journal file.
 type journal struct {
 	f     *os.File
-	path  string
 	bytes int64
 	seq   uint32
 	frag  []byte   // a fragment's header (appendPartHeader), reused
@@ -108,7 +107,7 @@ func createJournal(path string, init *fmp4.Init, gs *groupSync) (*journal, error
 	if err != nil {
 		return nil, fmt.Errorf("create journal: %w", err)
 	}
-	j := &journal{f: f, path: path, gs: gs}
+	j := &journal{f: f, gs: gs}
 	if err := j.write(hdr); err != nil {
 		_ = f.Close()
 		return nil, err
@@ -136,31 +135,11 @@ func initMoov(b []byte) ([]byte, error) {
 	return nil, errors.New("marshal init: no moov box")
 }
 
-// write appends b; the spool's next flush makes it durable (groupSync.Written).
-func (j *journal) write(b []byte) error {
-	if _, err := j.f.Write(b); err != nil {
-		return fmt.Errorf("write journal: %w", err)
-	}
-	j.bytes += int64(len(b))
-	if err := j.gs.Written(j.f); err != nil {
-		return fmt.Errorf("sync journal: %w", err)
-	}
-	return nil
-}
-
-// writePart appends one fragment: its header from appendPartHeader, then the
-// payloads where they are (slices of the hub's packets), in one writev.
-func (j *journal) writePart(tracks []*fmp4.PartTrack) error {
-	j.seq++
-	j.frag = appendPartHeader(j.frag[:0], fmp4.Part{SequenceNumber: j.seq, Tracks: tracks})
-	j.iov = append(j.iov[:0], j.frag)
-	for _, t := range tracks {
-		for _, s := range t.Samples {
-			j.iov = append(j.iov, s.Payload)
-		}
-	}
-	n, err := writeVec(j.f, j.iov)
-	clear(j.iov) // the payloads belong to the hub
+// write appends bufs in one writev; the spool's next flush makes them
+// durable (groupSync.Written), and what earlier flushes made durable leaves
+// the page cache (dropDurable).
+func (j *journal) write(bufs ...[]byte) error {
+	n, err := writeVec(j.f, bufs)
 	j.bytes += n
 	if err != nil {
 		return fmt.Errorf("write journal: %w", err)
@@ -170,6 +149,22 @@ func (j *journal) writePart(tracks []*fmp4.PartTrack) error {
 	}
 	j.dropDurable()
 	return nil
+}
+
+// writePart appends one fragment: its header from appendPartHeader, then the
+// payloads where they are (slices of the hub's packets).
+func (j *journal) writePart(tracks []*fmp4.PartTrack) error {
+	j.seq++
+	j.frag = appendPartHeader(j.frag[:0], fmp4.Part{SequenceNumber: j.seq, Tracks: tracks})
+	j.iov = append(j.iov[:0], j.frag)
+	for _, t := range tracks {
+		for _, s := range t.Samples {
+			j.iov = append(j.iov, s.Payload)
+		}
+	}
+	err := j.write(j.iov...)
+	clear(j.iov) // the payloads belong to the hub
+	return err
 }
 
 // dropDurable drops from the page cache what completed flushes made durable,
