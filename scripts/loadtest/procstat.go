@@ -19,6 +19,7 @@ type procSample struct {
 	CPU     time.Duration // utime + stime
 	RSSKB   uint64        // VmRSS
 	Threads int
+	MinFlt  uint64 // minor page faults so far (first touches of memory, mostly)
 }
 
 // readProc samples /proc/PID (PID 0 = this process).
@@ -32,7 +33,7 @@ func readProc(pid int) (procSample, error) {
 	if err != nil {
 		return s, err
 	}
-	if s.CPU, s.Threads, err = parseProcStat(stat); err != nil {
+	if s.CPU, s.Threads, s.MinFlt, err = parseProcStat(stat); err != nil {
 		return s, err
 	}
 	status, err := os.ReadFile(dir + "/status")
@@ -45,26 +46,27 @@ func readProc(pid int) (procSample, error) {
 	return s, nil
 }
 
-// parseProcStat returns utime+stime and the thread count from /proc/PID/stat.
-// The command name (field 2) is in parentheses and may hold spaces and
-// parentheses itself, so fields are counted from the last ')'.
-func parseProcStat(b []byte) (cpu time.Duration, threads int, err error) {
+// parseProcStat returns utime+stime, the thread count and the minor page
+// faults from /proc/PID/stat. The command name (field 2) is in parentheses and
+// may hold spaces and parentheses itself, so fields are counted from the last ')'.
+func parseProcStat(b []byte) (cpu time.Duration, threads int, minflt uint64, err error) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, 0, errors.New("proc stat: no command name")
+		return 0, 0, 0, errors.New("proc stat: no command name")
 	}
 	f := bytes.Fields(b[i+1:])
-	// f[0] is field 3 (state): utime is field 14, stime 15, num_threads 20.
+	// f[0] is field 3 (state): minflt is field 10, utime 14, stime 15, num_threads 20.
 	if len(f) < 18 {
-		return 0, 0, fmt.Errorf("proc stat: %d fields after the command name, want at least 18", len(f))
+		return 0, 0, 0, fmt.Errorf("proc stat: %d fields after the command name, want at least 18", len(f))
 	}
+	mf, err0 := strconv.ParseUint(string(f[7]), 10, 64)
 	ut, err1 := strconv.ParseUint(string(f[11]), 10, 64)
 	st, err2 := strconv.ParseUint(string(f[12]), 10, 64)
 	th, err3 := strconv.Atoi(string(f[17]))
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return 0, 0, fmt.Errorf("proc stat: %w", err)
+	if err := errors.Join(err0, err1, err2, err3); err != nil {
+		return 0, 0, 0, fmt.Errorf("proc stat: %w", err)
 	}
-	return ticks(ut + st), th, nil
+	return ticks(ut + st), th, mf, nil
 }
 
 func ticks(n uint64) time.Duration {

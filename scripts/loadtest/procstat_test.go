@@ -16,17 +16,19 @@ func TestParseProcStat(t *testing.T) {
 		stat    string
 		cpu     time.Duration
 		threads int
+		minflt  uint64
 		err     string
 	}{
-		{"plain", "4242 (standalone)" + tail, 18010 * time.Millisecond, 9, ""},
-		{"command with spaces and parentheses", "4242 (a (b) c))" + tail, 18010 * time.Millisecond, 9, ""},
-		{"no command", "4242 standalone S 1", 0, 0, "no command name"},
-		{"truncated", "4242 (x) S 1 100 100 0 -1 4194560 2710 0 0 0 1234", 0, 0, "want at least 18"},
-		{"bad number", "4242 (x) S 1 100 100 0 -1 4194560 2710 0 0 0 12x4 567 0 0 20 0 9 0 4242", 0, 0, "invalid syntax"},
+		{"plain", "4242 (standalone)" + tail, 18010 * time.Millisecond, 9, 2710, ""},
+		{"command with spaces and parentheses", "4242 (a (b) c))" + tail, 18010 * time.Millisecond, 9, 2710, ""},
+		{"no command", "4242 standalone S 1", 0, 0, 0, "no command name"},
+		{"truncated", "4242 (x) S 1 100 100 0 -1 4194560 2710 0 0 0 1234", 0, 0, 0, "want at least 18"},
+		{"bad number", "4242 (x) S 1 100 100 0 -1 4194560 2710 0 0 0 12x4 567 0 0 20 0 9 0 4242", 0, 0, 0, "invalid syntax"},
+		{"bad fault count", "4242 (x) S 1 100 100 0 -1 4194560 27x0 0 0 0 1234 567 0 0 20 0 9 0 4242", 0, 0, 0, "invalid syntax"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cpu, threads, err := parseProcStat([]byte(tt.stat))
+			cpu, threads, minflt, err := parseProcStat([]byte(tt.stat))
 			if tt.err != "" {
 				require.ErrorContains(t, err, tt.err)
 				return
@@ -34,6 +36,7 @@ func TestParseProcStat(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tt.cpu, cpu)
 			require.Equal(t, tt.threads, threads)
+			require.Equal(t, tt.minflt, minflt)
 		})
 	}
 }

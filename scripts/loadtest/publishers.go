@@ -219,6 +219,7 @@ type pubStep struct {
 	ServerRSSMB             *float64       `json:"serverRssMB,omitempty"`
 	RSSPerPublisherKB       *float64       `json:"serverRssPerPublisherKB,omitempty"`
 	ServerThreads           int            `json:"serverThreads,omitempty"`
+	ServerFaultsPerSec      *float64       `json:"serverMinorFaultsPerSecond,omitempty"` // first touches of memory, mostly
 	HarnessCPUPercent       float64        `json:"harnessCpuPercent"`
 	MachineBusyPercent      float64        `json:"machineBusyPercent"`
 	OtherCPUPercent         float64        `json:"otherProcessesCpuPercent"`
@@ -368,7 +369,7 @@ func runPublishers(ctx context.Context, cfg *config, in *input, stdout, log io.W
 		if stepErr = sleepCtx(ctx, cfg.Warmup); stepErr != nil {
 			break
 		}
-		r, err := measurePublishers(ctx, cfg, tgt, pubs, rtmpPort, idle)
+		r, err := measurePublishers(ctx, cfg, tgt, pubs, rtmpPort, idle, log)
 		if err != nil {
 			stepErr = fmt.Errorf("step %d publishers: %w%s", n, err, tgt.exitNote())
 			break
@@ -437,7 +438,7 @@ func (a *apiClient) streams(ctx context.Context) (map[string]streamCounters, err
 }
 
 // measurePublishers measures one window with the publishers running.
-func measurePublishers(ctx context.Context, cfg *config, tgt *target, pubs []*camPublisher, rtmpPort uint16, idle *usageResult) (*pubStep, error) {
+func measurePublishers(ctx context.Context, cfg *config, tgt *target, pubs []*camPublisher, rtmpPort uint16, idle *usageResult, log io.Writer) (*pubStep, error) {
 	s0, err := tgt.api.streams(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("streams: %w", err)
@@ -453,7 +454,10 @@ func measurePublishers(ctx context.Context, cfg *config, tgt *target, pubs []*ca
 	usage := openUsage(tgt.pid)
 	ws := time.Now()
 
-	// Sample the read backlog of every connection every 500 ms.
+	// Sample the read backlog of every connection every 500 ms. A sample
+	// where some are over the threshold is logged, so that a stall of the
+	// whole server (all at once) tells itself apart from single streams.
+	behindBytes := int64(pubs[0].in.Bitrate() / 8 * cfg.Behind.Seconds())
 	backlog := map[uint16]int64{}
 	var backlogErr error
 	sctx, stopSampler := context.WithCancel(ctx)
@@ -473,8 +477,17 @@ func measurePublishers(ctx context.Context, cfg *config, tgt *target, pubs []*ca
 				backlogErr = err
 				return
 			}
+			over, largest := 0, int64(0)
 			for k, v := range b {
 				backlog[k] = max(backlog[k], v)
+				largest = max(largest, v)
+				if v > behindBytes {
+					over++
+				}
+			}
+			if over > 0 {
+				fmt.Fprintf(log, "loadtest: +%.1fs (%s): %d connections with over %d KB unread (largest %d KB)\n",
+					time.Since(ws).Seconds(), time.Now().Format("15:04:05.0"), over, behindBytes>>10, largest>>10)
 			}
 		}
 	}()
@@ -504,8 +517,6 @@ func measurePublishers(ctx context.Context, cfg *config, tgt *target, pubs []*ca
 	}
 
 	r := &pubStep{Publishers: len(pubs), WindowSeconds: math.Round(win.Seconds()*100) / 100, Errors: map[string]int{}}
-	in := pubs[0].in
-	behindBytes := int64(in.Bitrate() / 8 * cfg.Behind.Seconds())
 	var lags, wakes, backlogs []float64
 	var sent int64
 	for i, p := range pubs {
@@ -577,6 +588,7 @@ func measurePublishers(ctx context.Context, cfg *config, tgt *target, pubs []*ca
 		r.ServerCPUPer100 = ptr(u.ServerCPUPercent / float64(len(pubs)) * 100)
 		r.ServerRSSMB = ptr(float64(u.ServerRSSKB) / 1024)
 		r.ServerThreads = u.ServerThreads
+		r.ServerFaultsPerSec = ptr(math.Round(u.ServerFaultsPerSec))
 		if idle != nil && idle.Server {
 			r.ServerCPUPer100OverIdle = ptr((u.ServerCPUPercent - idle.ServerCPUPercent) / float64(len(pubs)) * 100)
 			r.RSSPerPublisherKB = ptr(rssPerViewerKB(u.ServerRSSKB, idle.ServerRSSKB, len(pubs)))
@@ -609,7 +621,7 @@ func (rep *pubReport) writeTable(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "publishers\tpublishing\tbehind\tsend lag\tbacklog\tskips\tlag p50 ms\tlag max ms\tbacklog max KB\twake max ms\tkbit/s each\tsrv CPU%\t/100\t/100 net\tRSS MB\tKB/pub\tharness CPU%\tothers CPU%\thealthy\t")
+	fmt.Fprintln(tw, "publishers\tpublishing\tbehind\tsend lag\tbacklog\tskips\tlag p50 ms\tlag max ms\tbacklog max KB\twake max ms\tkbit/s each\tsrv CPU%\t/100\t/100 net\tRSS MB\tKB/pub\tfaults/s\tharness CPU%\tothers CPU%\thealthy\t")
 	opt := func(p *float64, f string) string {
 		if p == nil {
 			return "-"
@@ -630,12 +642,12 @@ func (rep *pubReport) writeTable(w io.Writer) {
 		case s.Healthy:
 			h = "yes"
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.0f\t%.0f\t%s\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%.0f\t%s\t\n",
 			s.Publishers, s.Publishing, s.Behind, s.BehindSendLag, s.BehindBacklog, s.BehindSkips,
 			sp(s.SendLagMs, func(x *spread) float64 { return x.P50 }), sp(s.SendLagMs, func(x *spread) float64 { return x.Max }),
 			sp(s.BacklogKB, func(x *spread) float64 { return x.Max }), sp(s.WakeLagMs, func(x *spread) float64 { return x.Max }),
 			s.PublishedKbps, opt(s.ServerCPUPercent, "%.1f"), opt(s.ServerCPUPer100, "%.2f"), opt(s.ServerCPUPer100OverIdle, "%.2f"),
-			opt(s.ServerRSSMB, "%.1f"), opt(s.RSSPerPublisherKB, "%.0f"), s.HarnessCPUPercent, s.OtherCPUPercent, h)
+			opt(s.ServerRSSMB, "%.1f"), opt(s.RSSPerPublisherKB, "%.0f"), opt(s.ServerFaultsPerSec, "%.0f"), s.HarnessCPUPercent, s.OtherCPUPercent, h)
 	}
 	tw.Flush()
 	for _, s := range rep.Steps {

@@ -75,6 +75,9 @@ func (u *usageWindow) close() usageResult {
 			r.ServerRSSKB = u.server1.RSSKB
 			r.ServerRSSMaxKB = max(u.rssMaxKB, u.server1.RSSKB)
 			r.ServerThreads = u.server1.Threads
+			if dt := u.server1.At.Sub(u.server0.At).Seconds(); dt > 0 {
+				r.ServerFaultsPerSec = float64(u.server1.MinFlt-u.server0.MinFlt) / dt
+			}
 			r.OtherCPUPercent -= r.ServerCPUPercent
 		}
 	}
@@ -88,6 +91,7 @@ type usageResult struct {
 	ServerRSSKB        uint64
 	ServerRSSMaxKB     uint64
 	ServerThreads      int
+	ServerFaultsPerSec float64 // minor page faults a second
 	HarnessCPUPercent  float64
 	HarnessRSSMB       float64
 	MachineBusyPercent float64 // of all cores
