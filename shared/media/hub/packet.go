@@ -36,14 +36,21 @@ func (p *Packet) Size() int { return len(p.tag) - flv.TagHeaderSize - flv.PrevSi
 
 // newPacket copies data into a fresh FLV tag buffer. The single copy is the one
 // the publisher must make anyway (the RTMP reader reuses its buffers).
+// Media packets come from the publisher's packetAlloc instead; this is for
+// packets that live as long as their stream (headers, metadata).
 func newPacket(typ flv.TagType, ts uint32, data []byte) *Packet {
+	buf := make([]byte, flv.TagHeaderSize+len(data)+flv.PrevSizeLength)
+	putTag(buf, typ, ts, data)
+	return &Packet{Type: typ, Time: ts, tag: buf}
+}
+
+// putTag writes the FLV tag of data into buf, which is exactly its size.
+func putTag(buf []byte, typ flv.TagType, ts uint32, data []byte) {
 	n := len(data)
-	buf := make([]byte, flv.TagHeaderSize+n+flv.PrevSizeLength)
 	flv.PutTagHeader(buf, typ, ts, n)
 	copy(buf[flv.TagHeaderSize:], data)
 	total := uint32(n + flv.TagHeaderSize)
 	buf[len(buf)-4], buf[len(buf)-3], buf[len(buf)-2], buf[len(buf)-1] = byte(total>>24), byte(total>>16), byte(total>>8), byte(total)
-	return &Packet{Type: typ, Time: ts, tag: buf}
 }
 
 // withTime returns a copy of p restamped to ts (used to re-send sequence headers).

@@ -19,6 +19,17 @@ type Publisher struct {
 	kicked atomic.Bool
 	// deferWake: PublishOptions.DeferWake; dirty: appended since the last Flush.
 	deferWake, dirty bool
+	// alloc holds the media packets (see packetAlloc).
+	alloc packetAlloc
+}
+
+// newPacket is a media packet from p's blocks, or one of its own for a
+// sequence header, which lives as long as the stream.
+func (p *Publisher) newPacket(typ flv.TagType, header bool, data []byte) *Packet {
+	if header {
+		return newPacket(typ, 0, data)
+	}
+	return p.alloc.packet(typ, 0, data)
 }
 
 // Stream returns the stream being published.
@@ -39,7 +50,7 @@ func (p *Publisher) WriteVideo(ts uint32, data []byte) error {
 		p.s.stats.badPackets.Add(1)
 		return fmt.Errorf("video at %d ms: %w", ts, err)
 	}
-	pkt := newPacket(flv.TagVideo, 0, data)
+	pkt := p.newPacket(flv.TagVideo, info.PacketType == flv.VideoSequenceHeader, data)
 	switch info.PacketType {
 	case flv.VideoSequenceHeader:
 		pkt.Header = true
@@ -64,7 +75,7 @@ func (p *Publisher) WriteAudio(ts uint32, data []byte) error {
 		p.s.stats.badPackets.Add(1)
 		return fmt.Errorf("audio at %d ms: %w", ts, err)
 	}
-	pkt := newPacket(flv.TagAudio, 0, data)
+	pkt := p.newPacket(flv.TagAudio, info.PacketType == flv.AudioSequenceHeader, data)
 	if info.PacketType == flv.AudioSequenceHeader {
 		pkt.Header = true
 		p.s.stats.audioConfig(info)

@@ -53,6 +53,10 @@ func (sub *Subscriber) Stream() *Stream { return sub.s }
 // everything was read, ErrTooSlow when the subscriber kept falling behind, and
 // ctx.Err() when ctx ends.
 func (sub *Subscriber) Read(ctx context.Context, dst []*Packet) ([]*Packet, error) {
+	// Forget what dst held: a reused buffer's stale entries past the new
+	// length would keep old packets alive, and with them the blocks they
+	// were carved from (packetAlloc).
+	clear(dst[:cap(dst)])
 	dst = dst[:0]
 	s := sub.s
 	initial := sub.initial != nil
