@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"net/http"
+	"regexp"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -23,10 +24,19 @@ type Source interface {
 	Collect(ch chan<- prometheus.Metric)
 }
 
-// Handler serves /metrics for the given sources plus Go runtime and process metrics.
+// Handler serves /metrics for the given sources plus Go runtime and process
+// metrics. Besides the default Go series it exports the runtime's scheduler
+// and GC metrics and its CPU classes: go_sched_latencies_seconds (how long
+// runnable goroutines waited for a CPU: a publisher's reads wait there when
+// the server is short of CPU), go_gc_* (heap live, cycles) and
+// go_cpu_classes_*_cpu_seconds_total (the GC's share of the CPU).
 func Handler(sources ...Source) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	goc := collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+		collectors.MetricsScheduler, collectors.MetricsGC,
+		collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/cpu/classes/`)},
+	))
+	reg.MustRegister(goc, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, s := range sources {
 		reg.MustRegister(s)
 	}

@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"go/ast"
+	"net/http"
+	"net/http/httptest"
 	"go/parser"
 	"go/token"
 	"path/filepath"
@@ -80,4 +82,20 @@ func TestEveryRefusalReasonHasASeries(t *testing.T) {
 		}
 	}
 	require.ElementsMatch(t, refusalReasons, labels)
+}
+
+func TestHandlerExportsSchedulerAndGCMetrics(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	body := rec.Body.String()
+	for _, series := range []string{
+		"go_sched_latencies_seconds_bucket",
+		"go_gc_heap_live_bytes",
+		"go_cpu_classes_gc_total_cpu_seconds_total",
+		"go_goroutines",
+		"process_cpu_seconds_total",
+	} {
+		require.Contains(t, body, "\n"+series, "series %s", series)
+	}
 }
