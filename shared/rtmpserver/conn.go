@@ -97,6 +97,9 @@ func (r *sockReader) sleep(d time.Duration, s *hub.Stream) {
 // batchGrid aligns batched reads (see sockReader).
 const batchGrid = 20 * time.Millisecond
 
+// slowAuthorize is when a publish authorization is logged as slow.
+const slowAuthorize = time.Second
+
 func (r *sockReader) Read(b []byte) (int, error) {
 	if pub := r.h.pub; pub != nil {
 		pub.Flush()
@@ -140,6 +143,9 @@ type connHandler struct {
 
 	app   string
 	state atomic.Int32 // connState
+	// step is how far a connection in stateHandshake got (handshakeStep),
+	// for the log when it is dropped there.
+	step atomic.Int32
 	// playGate is closed once go-rtmp is done writing its reply to play
 	// (ChunkStreamer.Write is not safe for concurrent use).
 	playGate atomic.Pointer[chan struct{}]
@@ -155,6 +161,28 @@ type connHandler struct {
 }
 
 type connState int32
+
+// handshakeStep is how far a connection got before publishing or playing.
+type handshakeStep int32
+
+const (
+	stepHandshake   handshakeStep = iota // RTMP handshake, before connect
+	stepConnected                        // connect accepted, no publish or play yet
+	stepAuthorizing                      // publish received, waiting for its authorization
+	stepStarting                         // authorized, the stream is starting
+)
+
+func (s handshakeStep) String() string {
+	switch s {
+	case stepConnected:
+		return "connected"
+	case stepAuthorizing:
+		return "authorizing publish"
+	case stepStarting:
+		return "starting stream"
+	}
+	return "handshake"
+}
 
 const (
 	stateHandshake connState = iota
@@ -193,7 +221,8 @@ func newConnHandler(s *Server, c net.Conn) *connHandler {
 		case <-time.After(s.cfg.HandshakeTimeout):
 			if connState(h.state.Load()) == stateHandshake {
 				h.srv.Counters.HandshakeClosed.Add(1)
-				h.log.Warn("connection dropped: no publish or play in time", "timeout", s.cfg.HandshakeTimeout)
+				h.log.Warn("connection dropped: no publish or play in time", "timeout", s.cfg.HandshakeTimeout,
+					"step", handshakeStep(h.step.Load()).String())
 				h.conn.Close()
 			}
 		}
@@ -211,6 +240,7 @@ func (h *connHandler) OnConnect(_ uint32, cmd *message.NetConnectionConnect) err
 		return fmt.Errorf("connect: unknown app %q", cmd.Command.App)
 	}
 	h.app = app
+	h.step.Store(int32(stepConnected))
 	return nil
 }
 
@@ -244,12 +274,28 @@ func (h *connHandler) OnPublish(_ *rtmp.StreamContext, _ uint32, cmd *message.Ne
 	if n := h.srv.Counters.Publishers.Load(); n >= int64(h.srv.cfg.MaxPublishers) {
 		return h.refuse(id, ingest.Refuse(ingest.ReasonTooManyStreams, fmt.Sprintf("limit %d", h.srv.cfg.MaxPublishers)))
 	}
+	h.step.Store(int32(stepAuthorizing))
 	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
+	authStart := time.Now()
 	grant, err := h.srv.cfg.Authorizer.AuthorizePublish(ctx, h.req)
 	cancel()
+	authTook := time.Since(authStart)
+	if authTook > slowAuthorize {
+		// The store (its disk) or the callback is slow: publishers wait, and
+		// past the handshake timeout they are dropped.
+		h.log.Warn("publish authorization was slow", "channel", id, "took", authTook.Round(time.Millisecond))
+	}
 	if err != nil {
 		return h.refuse(id, err)
 	}
+	if h.conn.closed.Load() {
+		// Dropped while authorizing (the handshake timeout): hand the
+		// session back now, or the publisher's retry would be refused as
+		// already live until the lease ran out.
+		h.unpublish()
+		return fmt.Errorf("publish %s: connection closed during authorization", id)
+	}
+	h.step.Store(int32(stepStarting))
 	ch := grant.Channel
 	opts := hub.PublishOptions{Remote: h.remote, Session: h.session, NoDirectPlay: ch != nil && !ch.Outputs.FLVEnabled(), DeferWake: true}
 	if grant.Rendition == "" {
@@ -277,7 +323,7 @@ func (h *connHandler) OnPublish(_ *rtmp.StreamContext, _ uint32, cmd *message.Ne
 	h.lastMedia.Store(time.Now().UnixNano())
 	_ = h.conn.SetDeadline(time.Time{})
 	h.log = h.log.With("channel", id)
-	h.log.Info("publish accepted", "resumed", existing != nil)
+	h.log.Info("publish accepted", "resumed", existing != nil, "authorize", authTook.Round(time.Microsecond))
 	// A worker's rendition starts no hooks: no relays, no workers of its own.
 	if existing == nil && h.srv.cfg.Hooks != nil && ch != nil && grant.Rendition == "" {
 		h.srv.cfg.Hooks.StreamStarted(h.srv.ctx, ch, pub.Stream())

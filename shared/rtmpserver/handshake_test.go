@@ -1,0 +1,119 @@
+package rtmpserver_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/livestack/livestack/shared/ingest"
+	"github.com/livestack/livestack/shared/media/hub"
+	"github.com/livestack/livestack/shared/rtmpclient"
+	"github.com/livestack/livestack/shared/rtmpserver"
+)
+
+// slowAuth answers after delay, whatever its context says (as a store whose
+// disk is stalled does), and counts the sessions it gave back.
+type slowAuth struct {
+	allowAll
+	delay    time.Duration
+	released *atomic.Int32
+}
+
+func (a slowAuth) AuthorizePublish(ctx context.Context, req ingest.PublishRequest) (ingest.Grant, error) {
+	time.Sleep(a.delay)
+	return a.allowAll.AuthorizePublish(ctx, req)
+}
+
+func (a slowAuth) Unpublish(context.Context, ingest.PublishRequest) error {
+	a.released.Add(1)
+	return nil
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A publish whose authorization outlasts the handshake timeout is dropped,
+// and the log says where it was stuck; a slow authorization that makes it in
+// time is logged as slow.
+func TestSlowAuthorizationIsLogged(t *testing.T) {
+	tests := []struct {
+		name      string
+		delay     time.Duration
+		timeout   time.Duration
+		published bool
+		logs      []string
+		live      bool // the stream started on the hub
+	}{
+		{"dropped while authorizing", 1500 * time.Millisecond, 500 * time.Millisecond, false,
+			[]string{`msg="connection dropped: no publish or play in time"`, `step="authorizing publish"`}, false},
+		{"slow but in time", 1100 * time.Millisecond, 5 * time.Second, true,
+			[]string{`msg="publish authorization was slow"`, "took=1.1"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs syncBuffer
+			var released atomic.Int32
+			log := slog.New(slog.NewTextHandler(&logs, nil))
+			h := hub.New(hub.Config{Logger: log})
+			defer h.Close()
+			srv, err := rtmpserver.New(rtmpserver.Config{Hub: h, Authorizer: slowAuth{delay: tt.delay, released: &released}, Logger: log, HandshakeTimeout: tt.timeout})
+			require.NoError(t, err)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			go func() { _ = srv.Serve(ln, nil) }()
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = srv.Close(ctx)
+			}()
+
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			pub, err := rtmpclient.Publish(ctx, "rtmp://"+ln.Addr().String()+"/stream/cam", rtmpclient.Config{Timeout: 5 * time.Second})
+			if tt.published {
+				require.NoError(t, err)
+				defer pub.Close()
+			} else if err == nil {
+				pub.Close()
+			}
+			require.Eventually(t, func() bool {
+				for _, want := range tt.logs {
+					if !bytes.Contains([]byte(logs.String()), []byte(want)) {
+						return false
+					}
+				}
+				return true
+			}, 5*time.Second, 20*time.Millisecond, "log:\n%s", logs.String())
+			if !tt.live {
+				// The session taken by the late authorization is given back,
+				// and no stream starts for the dropped connection.
+				require.Eventually(t, func() bool { return released.Load() == 1 }, 5*time.Second, 20*time.Millisecond)
+				require.Nil(t, h.Stream("cam"))
+			} else {
+				require.Zero(t, released.Load())
+				require.NotNil(t, h.Stream("cam"))
+			}
+		})
+	}
+}
