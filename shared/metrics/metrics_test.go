@@ -2,10 +2,10 @@ package metrics
 
 import (
 	"go/ast"
-	"net/http"
-	"net/http/httptest"
 	"go/parser"
 	"go/token"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
