@@ -330,6 +330,18 @@ func runPublishers(ctx context.Context, cfg *config, in *input, stdout, log io.W
 		if stepErr != nil {
 			break
 		}
+		if kinds := len(cfg.Record); kinds > 0 && tgt.srv != nil {
+			// Every publisher records through the ramp, warm-up and window.
+			span := time.Duration(float64(n-len(pubs))/cfg.Ramp*float64(time.Second)) + cfg.Warmup + cfg.Duration
+			free, err := diskFree(tgt.srv.dir)
+			if err == nil {
+				err = checkDisk(recordingNeed(n, in.Bitrate(), kinds, span), free)
+			}
+			if err != nil {
+				stepErr = fmt.Errorf("step %d: %w", n, err)
+				break
+			}
+		}
 		fmt.Fprintf(log, "loadtest: step %d publishers: ramp at %.0f/s\n", n, cfg.Ramp)
 		rampStart := time.Now()
 		interval := time.Duration(float64(time.Second) / cfg.Ramp)
