@@ -1,11 +1,11 @@
 // Package boltstore implements store.Store on go.etcd.io/bbolt: one file in the
 // standalone build's data dir, JSON values, channels listed in id order by a
-// bucket cursor. bbolt runs one write transaction at a time, which is what
-// makes AcquireSession atomic.
+// bucket cursor. Publish sessions live in memory, under a mutex that makes
+// AcquireSession atomic (see Store).
 //
 // Every write goes through bbolt's Batch: writes that arrive together (a
-// thousand publishers renewing their sessions, channels created in bulk
-// through the API) share one transaction and one fsync instead of queueing
+// thousand recordings starting, channels created in bulk through the API)
+// share one transaction and one fsync instead of queueing
 // for one each, which under heavy recording I/O (ext4 data=ordered makes each
 // fsync flush everyone's dirty data) took seconds per write. Batch may run a
 // write function twice (alone, after another in the batch failed); each one
@@ -17,13 +17,17 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/livestack/livestack/shared/channel"
 	"github.com/livestack/livestack/shared/store"
@@ -34,7 +38,8 @@ var _ store.Store = (*Store)(nil)
 // Bucket names.
 var (
 	bucketChannels = []byte("channels")
-	bucketSessions = []byte("sessions")
+	// legacySessions held the publish sessions before they moved to memory.
+	legacySessions = []byte("sessions")
 	bucketSettings = []byte("settings")
 )
 
@@ -44,11 +49,33 @@ const openTimeout = 2 * time.Second
 // cursorPrefix versions the cursor format: base64url("c1:" + last id).
 const cursorPrefix = "c1:"
 
-// Store is a store.Store kept in one bbolt file.
+// Store is a store.Store kept in one bbolt file, except the publish sessions.
 type Store struct {
 	db *bolt.DB
 	// now is the clock that decides whether a session lease has ended.
 	now func() time.Time
+
+	// sessions are the live publish sessions by channel. They are kept in
+	// memory, not in the file: only the process holding the file publishes
+	// through it, so a session never outlives its process, and a lease a
+	// crash left in the file would refuse the reconnecting publisher until
+	// it ran out. It also keeps the disk off the publish path: authorizing
+	// and renewing a publish wrote the file and waited for its fsync, which
+	// took 1-3 s while a thousand recorders wrote to the same disk
+	// (docs/performance.md, "Many publishers").
+	mu       sync.Mutex
+	sessions map[string]store.Session
+	closed   bool // fails session calls after Close, as the file's calls do
+}
+
+// lockSessions locks the sessions; it fails once the store is closed.
+func (s *Store) lockSessions() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return bolterrors.ErrDatabaseNotOpen
+	}
+	return nil
 }
 
 // Open opens (creating if needed, with its parent directory) the database file
@@ -67,10 +94,15 @@ func open(path string, timeout time.Duration) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketChannels, bucketSessions, bucketSettings, bucketRecordings, bucketRecByChannel, bucketRecByTime, bucketAPIKeys, bucketAPIKeyHashes} {
+		for _, b := range [][]byte{bucketChannels, bucketSettings, bucketRecordings, bucketRecByChannel, bucketRecByTime, bucketAPIKeys, bucketAPIKeyHashes} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("create bucket %s: %w", b, err)
 			}
+		}
+		// Files written before sessions moved to memory hold the last
+		// process's leases: stale by definition.
+		if err := tx.DeleteBucket(legacySessions); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+			return fmt.Errorf("drop bucket %s: %w", legacySessions, err)
 		}
 		return nil
 	})
@@ -78,11 +110,14 @@ func open(path string, timeout time.Duration) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	return &Store{db: db, now: time.Now}, nil
+	return &Store{db: db, now: time.Now, sessions: map[string]store.Session{}}, nil
 }
 
 // Close closes the database file; later calls do nothing.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
@@ -214,26 +249,15 @@ func (s *Store) AcquireSession(ctx context.Context, sess store.Session) error {
 	if err := sess.Validate(); err != nil {
 		return fmt.Errorf("acquire session: %w", err)
 	}
-	err := s.db.Batch(func(tx *bolt.Tx) error {
-		// Read the clock once the write lock is held, not while waiting for it.
-		now := s.now()
-		b := tx.Bucket(bucketSessions)
-		key := []byte(sess.ChannelID)
-		if v := b.Get(key); v != nil {
-			var cur store.Session
-			if err := json.Unmarshal(v, &cur); err != nil {
-				return fmt.Errorf("decode session: %w", err)
-			}
-			if cur.Active(now) && cur.SessionID != sess.SessionID {
-				return fmt.Errorf("%w: session %s on gateway %s until %s", store.ErrLive,
-					cur.SessionID, cur.Gateway, cur.ExpiresAt.UTC().Format(time.RFC3339))
-			}
-		}
-		return putJSON(b, key, sess)
-	})
-	if err != nil {
+	if err := s.lockSessions(); err != nil {
 		return fmt.Errorf("acquire session of channel %s: %w", sess.ChannelID, err)
 	}
+	defer s.mu.Unlock()
+	if cur, ok := s.sessions[sess.ChannelID]; ok && cur.Active(s.now()) && cur.SessionID != sess.SessionID {
+		return fmt.Errorf("acquire session of channel %s: %w: session %s on gateway %s until %s", sess.ChannelID, store.ErrLive,
+			cur.SessionID, cur.Gateway, cur.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	s.sessions[sess.ChannelID] = sess
 	return nil
 }
 
@@ -242,27 +266,12 @@ func (s *Store) ReleaseSession(ctx context.Context, channelID, sessionID string)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("release session of channel %s: %w", channelID, err)
 	}
-	if channelID == "" {
-		return nil
-	}
-	err := s.db.Batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSessions)
-		key := []byte(channelID)
-		v := b.Get(key)
-		if v == nil {
-			return nil
-		}
-		var cur store.Session
-		if err := json.Unmarshal(v, &cur); err != nil {
-			return fmt.Errorf("decode session: %w", err)
-		}
-		if cur.SessionID != sessionID {
-			return nil
-		}
-		return b.Delete(key)
-	})
-	if err != nil {
+	if err := s.lockSessions(); err != nil {
 		return fmt.Errorf("release session of channel %s: %w", channelID, err)
+	}
+	defer s.mu.Unlock()
+	if cur, ok := s.sessions[channelID]; ok && cur.SessionID == sessionID {
+		delete(s.sessions, channelID)
 	}
 	return nil
 }
@@ -272,50 +281,37 @@ func (s *Store) GetSession(ctx context.Context, channelID string) (store.Session
 	if err := ctx.Err(); err != nil {
 		return store.Session{}, fmt.Errorf("get session of channel %s: %w", channelID, err)
 	}
-	now := s.now()
-	var sess store.Session
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketSessions).Get([]byte(channelID))
-		if v == nil || channelID == "" {
-			return store.ErrNotFound
-		}
-		if err := json.Unmarshal(v, &sess); err != nil {
-			return fmt.Errorf("decode session: %w", err)
-		}
-		if !sess.Active(now) {
-			return store.ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.lockSessions(); err != nil {
 		return store.Session{}, fmt.Errorf("get session of channel %s: %w", channelID, err)
+	}
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[channelID]
+	if !ok || !sess.Active(s.now()) {
+		return store.Session{}, fmt.Errorf("get session of channel %s: %w", channelID, store.ErrNotFound)
 	}
 	return sess, nil
 }
 
-// ListSessions implements store.Store. Expired sessions are skipped, not
-// deleted: they are overwritten by the next AcquireSession of their channel.
+// ListSessions implements store.Store. Expired sessions are left out and
+// forgotten.
 func (s *Store) ListSessions(ctx context.Context) ([]store.Session, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
-	now := s.now()
-	sessions := []store.Session{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
-			var sess store.Session
-			if err := json.Unmarshal(v, &sess); err != nil {
-				return fmt.Errorf("decode session %s: %w", k, err)
-			}
-			if sess.Active(now) {
-				sessions = append(sessions, sess)
-			}
-			return nil
-		})
-	})
-	if err != nil {
+	if err := s.lockSessions(); err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
+	defer s.mu.Unlock()
+	now := s.now()
+	sessions := make([]store.Session, 0, len(s.sessions))
+	for id, sess := range s.sessions {
+		if !sess.Active(now) {
+			delete(s.sessions, id)
+			continue
+		}
+		sessions = append(sessions, sess)
+	}
+	slices.SortFunc(sessions, func(a, b store.Session) int { return strings.Compare(a.ChannelID, b.ChannelID) })
 	return sessions, nil
 }
 
