@@ -66,6 +66,11 @@ type Config struct {
 	// it is written and fsynced: the most a crash loses of the file being
 	// written. Default 1 s.
 	FragmentDuration time.Duration
+	// MaxLag is how far the MP4 recorder may fall behind the live edge
+	// (a CPU or disk stall) before it skips to the latest keyframe and cuts
+	// its file at the gap; the hub keeps what it has not read meanwhile
+	// (hub.SubscribeOptions.MaxLag). Default 20 s.
+	MaxLag time.Duration
 	// MaxFileBytes cuts an MP4 file at the next keyframe once it holds this
 	// much, whatever its duration (MP4 sample offsets are 32-bit). Default 3 GiB.
 	MaxFileBytes int64
@@ -124,6 +129,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.FragmentDuration <= 0 {
 		c.FragmentDuration = time.Second
+	}
+	if c.MaxLag <= 0 {
+		c.MaxLag = 20 * time.Second
 	}
 	if c.MaxFileBytes <= 0 || c.MaxFileBytes > 3<<30 {
 		c.MaxFileBytes = 3 << 30
@@ -383,7 +391,7 @@ func (r *Recorder) StreamStarted(_ context.Context, ch *channel.Channel, s *hub.
 		if err != nil {
 			log.Error("MP4 recording not started", "error", err)
 		} else {
-			sub, err := s.Subscribe(hub.SubscribeOptions{Internal: true})
+			sub, err := s.Subscribe(hub.SubscribeOptions{Internal: true, MaxLag: r.cfg.MaxLag})
 			if err != nil {
 				log.Error("MP4 recording not started", "error", err)
 				c.end(time.Now())
@@ -530,7 +538,7 @@ func (b *broadcast) readMP4(sub *hub.Subscriber, log *slog.Logger) {
 				seg.abort()
 			}
 			sub.Close()
-			if sub, err = b.stream.Subscribe(hub.SubscribeOptions{Internal: true}); err == nil {
+			if sub, err = b.stream.Subscribe(hub.SubscribeOptions{Internal: true, MaxLag: r.cfg.MaxLag}); err == nil {
 				skipped = sub.Skipped()
 				continue
 			}

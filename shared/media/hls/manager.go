@@ -39,6 +39,14 @@ type ManagerConfig struct {
 	// RenditionPoll is how often a transcoded channel's rendition streams are looked
 	// for (a worker's renditions start no hooks). Default 500 ms.
 	RenditionPoll time.Duration
+	// MaxLag is how far the MPEG-TS packager of a stream without CMAF may
+	// fall behind the live edge (a CPU stall) before it skips to the latest
+	// keyframe, which puts a discontinuity in the live playlist and a gap in
+	// an HLS VOD recording; the hub keeps what it has not read meanwhile.
+	// Players are seconds behind a TS playlist anyway. Default 10 s. With
+	// CMAF the stream's packagers skip after the hub's MaxLag: LL-HLS
+	// viewers would rather skip than fall behind.
+	MaxLag time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -81,8 +89,11 @@ type entry struct {
 // subOpts: the TS packager wants every packet but no wake-up per packet
 // (merged); LL-HLS parts are watched live, so with CMAF the publisher is asked
 // for media at once (hub.Stream.LowLatency).
-func (e *entry) subOpts() hub.SubscribeOptions {
-	return hub.SubscribeOptions{Internal: true, Merge: e.cmaf == nil, LowLatency: e.cmaf != nil}
+func (e *entry) subOpts(maxLag time.Duration) hub.SubscribeOptions {
+	if e.cmaf != nil {
+		return hub.SubscribeOptions{Internal: true, LowLatency: true}
+	}
+	return hub.SubscribeOptions{Internal: true, Merge: true, MaxLag: maxLag}
 }
 
 // NewManager returns a Manager.
@@ -95,6 +106,9 @@ func NewManager(cfg ManagerConfig) *Manager {
 	}
 	if cfg.Linger <= 0 {
 		cfg.Linger = 30 * time.Second
+	}
+	if cfg.MaxLag <= 0 {
+		cfg.MaxLag = 10 * time.Second
 	}
 	if cfg.RenditionPoll <= 0 {
 		cfg.RenditionPoll = 500 * time.Millisecond
@@ -208,7 +222,7 @@ func (m *Manager) start(ctx context.Context, ch *channel.Channel, s *hub.Stream)
 		m.mu.Unlock()
 		return // already packaging this stream
 	}
-	sub, err := s.Subscribe(e.subOpts())
+	sub, err := s.Subscribe(e.subOpts(m.cfg.MaxLag))
 	if err != nil {
 		m.mu.Unlock()
 		close(e.done)
@@ -275,7 +289,7 @@ func (m *Manager) run(ctx context.Context, e *entry, sub *hub.Subscriber, sinkOn
 			// fell behind (CPU starved): start again at the live edge
 			m.log.Warn("packager fell behind, resubscribing", "stream", e.key)
 			sub.Close()
-			if sub, err = e.stream.Subscribe(e.subOpts()); err != nil {
+			if sub, err = e.stream.Subscribe(e.subOpts(m.cfg.MaxLag)); err != nil {
 				return
 			}
 			if e.seg != nil {

@@ -508,3 +508,48 @@ func TestLowLatencyWaitClosesWhenAViewerArrives(t *testing.T) {
 		sub.Close()
 	}
 }
+
+// A subscriber with a MaxLag of its own (a recorder) reads everything after
+// falling further behind than the hub's MaxLag; the stream keeps only what it
+// has not read, and past its own MaxLag it skips like any other.
+func TestPatientSubscriberKeepsWhatItHasNotRead(t *testing.T) {
+	h := newTestHub(Config{MaxLag: 500 * time.Millisecond})
+	p, err := h.Publish("ch", PublishOptions{})
+	require.NoError(t, err)
+	require.NoError(t, p.WriteVideo(0, avcHeader))
+	ts := publishGOPs(t, p, 0, 1, 10)
+	patient, err := h.Subscribe("ch", SubscribeOptions{Internal: true, MaxLag: 2 * time.Second})
+	require.NoError(t, err)
+	defer patient.Close()
+	plain, err := h.Subscribe("ch", SubscribeOptions{Internal: true})
+	require.NoError(t, err)
+	defer plain.Close()
+	_, err = patient.Read(context.Background(), nil)
+	require.NoError(t, err)
+	_, err = plain.Read(context.Background(), nil)
+	require.NoError(t, err)
+	held := func() int {
+		s := h.Stream("ch")
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		return len(s.pkts)
+	}
+
+	ts = publishGOPs(t, p, ts, 3, 10) // 990 ms: past the hub's MaxLag, within the patient one's
+	got := readAll(t, patient)
+	require.Len(t, got, 60, "every packet, no skip")
+	require.Zero(t, patient.Skipped())
+	readAll(t, plain)
+	require.Equal(t, int64(1), plain.Skipped(), "the plain subscriber skipped")
+	ts = publishGOPs(t, p, ts, 1, 10) // trimmed on append
+	require.Len(t, readAll(t, patient), 20)
+	readAll(t, plain)
+	ts = publishGOPs(t, p, ts, 1, 10)
+	require.LessOrEqual(t, held(), 2*2*10+2, "once read, the stream keeps only its GOP cache and MaxLag")
+
+	publishGOPs(t, p, ts, 8, 10) // 2.6 s: past the patient subscriber's MaxLag too
+	require.LessOrEqual(t, held(), 2*(2000/33)+2, "what the patient subscriber has not read is kept up to its MaxLag only")
+	got = readAll(t, patient)
+	require.Equal(t, int64(1), patient.Skipped())
+	require.True(t, got[0].Keyframe || got[0].Header, "the skip lands on a keyframe")
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +66,9 @@ type Stream struct {
 	subs      int
 
 	stats streamStats
+
+	// patient are the subscribers with a MaxLag longer than the hub's.
+	patient []*Subscriber
 
 	noDirectPlay atomic.Bool
 	viewAs       atomic.Pointer[string]
@@ -310,14 +315,25 @@ func (s *Stream) flushLocked() {
 }
 
 // trim drops packets no subscriber may still need: older than the GOP cache and
-// further behind the live edge than MaxLag, or past the GOP byte cap.
+// further behind the live edge than MaxLag, or past the GOP byte cap. A
+// subscriber with a longer MaxLag of its own (patient) keeps what it has not
+// read yet, up to its MaxLag.
 func (s *Stream) trim() {
 	cfg := &s.hub.cfg
 	maxLag := uint32(cfg.MaxLag.Milliseconds())
+	keep := uint64(math.MaxUint64) // the first packet a patient subscriber still needs
+	var patientLag uint32
+	for _, sub := range s.patient {
+		keep = min(keep, sub.cursor)
+		patientLag = max(patientLag, sub.maxLag)
+	}
 	n := 0
 	for n < len(s.pkts)-1 {
 		p := s.pkts[n]
 		seq := s.base + uint64(n)
+		if seq >= keep && s.lastTime-p.Time <= patientLag && s.bytes-p.offset <= cfg.MaxGOPBytes {
+			break
+		}
 		if s.hasGOP && seq < s.gop {
 			if s.lastTime-p.Time <= maxLag && s.bytes-p.offset <= cfg.MaxGOPBytes {
 				break
@@ -367,7 +383,11 @@ func (s *Stream) Subscribe(opts SubscribeOptions) (*Subscriber, error) {
 	if max := s.hub.cfg.MaxViewersPerStream; max > 0 && !opts.Internal && s.subs >= max {
 		return nil, fmt.Errorf("%w (%d)", ErrTooManyViewers, max)
 	}
-	sub := &Subscriber{s: s, opts: opts, merge: opts.Merge && s.merge > 0}
+	sub := &Subscriber{s: s, opts: opts, merge: opts.Merge && s.merge > 0, maxLag: uint32(s.hub.cfg.MaxLag.Milliseconds())}
+	if opts.MaxLag > s.hub.cfg.MaxLag {
+		sub.maxLag = uint32(opts.MaxLag.Milliseconds())
+		s.patient = append(s.patient, sub)
+	}
 	sub.begin()
 	if !opts.Internal {
 		s.subs++
@@ -392,6 +412,9 @@ func (s *Stream) unsubscribe(sub *Subscriber) {
 	s.mu.Lock()
 	if !sub.opts.Internal {
 		s.subs--
+	}
+	if i := slices.Index(s.patient, sub); i >= 0 {
+		s.patient = slices.Delete(s.patient, i, i+1)
 	}
 	if sub.merge {
 		s.mergeSubs--

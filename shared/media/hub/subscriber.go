@@ -21,6 +21,13 @@ type SubscribeOptions struct {
 	// and would see delayed (the LL-HLS packager, a transcoder). Viewers
 	// (non-internal subscribers) always count as such. See Stream.LowLatency.
 	LowLatency bool
+	// MaxLag is how far this subscriber may fall behind the live edge before
+	// it skips to the latest keyframe; 0 or less than the hub's MaxLag means
+	// the hub's. The stream keeps what such a subscriber has not read yet,
+	// up to MaxLag, and no more: a recorder, which wants every packet and
+	// has no viewer waiting, rides out a CPU stall of seconds instead of
+	// cutting its file at a gap.
+	MaxLag time.Duration
 }
 
 func (o SubscribeOptions) lowLatency() bool { return !o.Internal || o.LowLatency }
@@ -30,6 +37,8 @@ type Subscriber struct {
 	s     *Stream
 	opts  SubscribeOptions
 	merge bool
+	// maxLag is the lag (ms of media) past which it skips.
+	maxLag uint32
 
 	initial []*Packet
 	cursor  uint64
@@ -71,7 +80,7 @@ func (sub *Subscriber) Read(ctx context.Context, dst []*Packet) ([]*Packet, erro
 		if sub.merge && !initial && !s.ended {
 			limit = s.flushSeq
 		}
-		if sub.cursor < head && (sub.cursor < s.base || s.lastTime-s.pkts[sub.cursor-s.base].Time > uint32(s.hub.cfg.MaxLag.Milliseconds())) {
+		if sub.cursor < head && (sub.cursor < s.base || s.lastTime-s.pkts[sub.cursor-s.base].Time > sub.maxLag) {
 			var ok bool
 			if dst, ok = sub.skip(head, dst); !ok {
 				s.mu.RUnlock()
