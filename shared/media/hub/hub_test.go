@@ -229,7 +229,7 @@ func TestSkipResendsUnreadHeaders(t *testing.T) {
 				changed[len(changed)-1] = 1
 				require.NoError(t, p.WriteVideo(ts, changed))
 			}
-			ts = publishGOPs(t, p, ts, 3, 10) // 1 s: beyond MaxLag
+			publishGOPs(t, p, ts, 3, 10) // 1 s: beyond MaxLag
 			pkts, err := sub.Read(context.Background(), nil)
 			require.NoError(t, err)
 			require.Equal(t, int64(1), sub.Skipped())
