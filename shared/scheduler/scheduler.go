@@ -224,11 +224,25 @@ func (s *Scheduler) start(ctx context.Context, rec store.WorkerTask, rtmp, regio
 }
 
 // StreamStopped stops the broadcast's worker, or records that the broadcast
-// is over so that a late Started starts nothing.
+// is over so that a late Started starts nothing. A channel that needs no
+// worker (or is gone) gets no such record: a late Started would start nothing
+// for it anyway, and writing one per stopped stream, in sequence, held up the
+// event bus when a thousand recorded streams stopped at once.
 func (s *Scheduler) StreamStopped(ctx context.Context, d events.StreamDetail) error {
 	for race := 0; race < maxRaces; race++ {
 		rec, err := s.cfg.Store.GetWorkerTask(ctx, d.ChannelID, d.BroadcastID)
 		if errors.Is(err, store.ErrNotFound) {
+			ch, cerr := s.cfg.Store.GetChannel(ctx, d.ChannelID)
+			if errors.Is(cerr, store.ErrNotFound) {
+				return nil
+			}
+			if cerr != nil {
+				return fmt.Errorf("stream stopped %s: load channel: %w", d.ChannelID, cerr)
+			}
+			ch.Normalize()
+			if !s.cfg.Needs(ch) {
+				return nil
+			}
 			rec = store.WorkerTask{ChannelID: d.ChannelID, BroadcastID: d.BroadcastID, State: store.TaskStopped, Gateway: d.Gateway}
 			s.stamp(&rec)
 			if err := s.cfg.Store.CreateWorkerTask(ctx, rec); errors.Is(err, store.ErrExists) {

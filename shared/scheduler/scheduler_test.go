@@ -443,3 +443,40 @@ func TestNeedsOverride(t *testing.T) {
 		t.Fatalf("%d starts for a watermarked channel", n)
 	}
 }
+
+// A stream of a channel that needs no worker, or of one that is gone, leaves
+// no worker-task record when it stops; one that needs a worker leaves the
+// record that keeps a late Started from starting it.
+func TestStoppedWritesARecordOnlyWhereAWorkerCouldStart(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		channel string
+		record  bool
+	}{
+		{"plain", false},
+		{"gone", false},
+		{"ladder", true},
+		{"snapshots", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.channel, func(t *testing.T) {
+			e := newEnv(t)
+			if err := e.s.Handle(ctx, stopped(tc.channel, "b")); err != nil {
+				t.Fatal(err)
+			}
+			rec, err := e.st.GetWorkerTask(ctx, tc.channel, "b")
+			switch {
+			case tc.record && (err != nil || rec.State != store.TaskStopped):
+				t.Fatalf("record %+v %v, want a stopped one", rec, err)
+			case !tc.record && !errors.Is(err, store.ErrNotFound):
+				t.Fatalf("record %+v %v, want none", rec, err)
+			}
+			if err := e.s.Handle(ctx, started(tc.channel, "b")); err != nil {
+				t.Fatal(err)
+			}
+			if starts, _ := e.run.counts(); starts != 0 {
+				t.Fatalf("a late Started started %d workers", starts)
+			}
+		})
+	}
+}
