@@ -97,7 +97,8 @@ func (r *sockReader) sleep(d time.Duration, s *hub.Stream) {
 // batchGrid aligns batched reads (see sockReader).
 const batchGrid = 20 * time.Millisecond
 
-// slowAuthorize is when a publish authorization is logged as slow.
+// slowAuthorize is when a publish authorization, or a stream's start
+// (StreamHooks), is logged as slow.
 const slowAuthorize = time.Second
 
 func (r *sockReader) Read(b []byte) (int, error) {
@@ -326,7 +327,17 @@ func (h *connHandler) OnPublish(_ *rtmp.StreamContext, _ uint32, cmd *message.Ne
 	h.log.Info("publish accepted", "resumed", existing != nil, "authorize", authTook.Round(time.Microsecond))
 	// A worker's rendition starts no hooks: no relays, no workers of its own.
 	if existing == nil && h.srv.cfg.Hooks != nil && ch != nil && grant.Rendition == "" {
+		hooksStart := time.Now()
 		h.srv.cfg.Hooks.StreamStarted(h.srv.ctx, ch, pub.Stream())
+		if took := time.Since(hooksStart); took > slowAuthorize {
+			// The packagers and recorders starting (the recorder waits for
+			// its spool's flush): the publisher waits for its onStatus, and
+			// its media waits in the socket.
+			h.log.Warn("stream start was slow", "took", took.Round(time.Millisecond))
+		}
+		// No media could be read while they ran: the idle timeout counts
+		// from now.
+		h.lastMedia.Store(time.Now().UnixNano())
 	}
 	go h.watchPublisher(pub, grant)
 	return nil

@@ -12,7 +12,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/livestack/livestack/shared/channel"
 	"github.com/livestack/livestack/shared/ingest"
+	"github.com/livestack/livestack/shared/media/flv"
 	"github.com/livestack/livestack/shared/media/hub"
 	"github.com/livestack/livestack/shared/rtmpclient"
 	"github.com/livestack/livestack/shared/rtmpserver"
@@ -116,4 +118,47 @@ func TestSlowAuthorizationIsLogged(t *testing.T) {
 			}
 		})
 	}
+}
+
+// slowHooks takes delay to start a stream, as a recorder waiting for its
+// spool's flush does under heavy I/O.
+type slowHooks struct{ delay time.Duration }
+
+func (s slowHooks) StreamStarted(context.Context, *channel.Channel, *hub.Stream) { time.Sleep(s.delay) }
+
+// A stream whose start outlasts the idle timeout is not dropped for "no
+// media": none could be read meanwhile. The slow start is logged.
+func TestSlowStreamStartIsNotIdle(t *testing.T) {
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	h := hub.New(hub.Config{Logger: log})
+	defer h.Close()
+	srv, err := rtmpserver.New(rtmpserver.Config{Hub: h, Authorizer: allowAll{}, Logger: log,
+		Hooks: slowHooks{delay: 1200 * time.Millisecond}, IdleTimeout: 800 * time.Millisecond})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(ln, nil) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pub, err := rtmpclient.Publish(ctx, "rtmp://"+ln.Addr().String()+"/stream/cam", rtmpclient.Config{})
+	require.NoError(t, err)
+	defer pub.Close()
+	// A publisher's first media comes a moment after its onStatus (an
+	// encoder starting up); the idle check runs every 200 ms meanwhile.
+	time.Sleep(400 * time.Millisecond)
+	require.NoError(t, pub.WriteTag(flv.TagVideo, 0, []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe0, 0, 0}))
+	for i := range 20 { // 1 s of keyframes, 50 ms apart
+		require.NoError(t, pub.WriteTag(flv.TagVideo, uint32(i*50), []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65}))
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.Contains(t, logs.String(), `msg="stream start was slow"`)
+	require.NotContains(t, logs.String(), "no media", "log:\n%s", logs.String())
+	require.NotNil(t, h.Stream("cam"))
 }
