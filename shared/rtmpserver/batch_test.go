@@ -32,9 +32,24 @@ func (allowAll) Unpublish(context.Context, ingest.PublishRequest) error { return
 
 func startServer(t *testing.T, batch time.Duration) (*hub.Hub, string) {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := hub.New(hub.Config{Logger: log})
-	srv, err := rtmpserver.New(rtmpserver.Config{Hub: h, Authorizer: allowAll{}, Logger: log, ReadBatch: batch})
+	return serve(t, rtmpserver.Config{ReadBatch: batch})
+}
+
+// serve runs a server with cfg on a free loopback port until the test ends
+// and returns its hub and address. A nil Hub is made with cfg.Logger, a nil
+// Authorizer allows everything, and a nil Logger discards.
+func serve(t *testing.T, cfg rtmpserver.Config) (*hub.Hub, string) {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Hub == nil {
+		cfg.Hub = hub.New(hub.Config{Logger: cfg.Logger})
+	}
+	if cfg.Authorizer == nil {
+		cfg.Authorizer = allowAll{}
+	}
+	srv, err := rtmpserver.New(cfg)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -48,9 +63,9 @@ func startServer(t *testing.T, batch time.Duration) (*hub.Hub, string) {
 		defer cancel()
 		_ = srv.Close(ctx)
 		<-done
-		h.Close()
+		cfg.Hub.Close()
 	})
-	return h, ln.Addr().String()
+	return cfg.Hub, ln.Addr().String()
 }
 
 // A publisher's messages reach the hub in batches of ReadBatch while only

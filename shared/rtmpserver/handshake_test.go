@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -76,23 +75,12 @@ func TestSlowAuthorizationIsLogged(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs syncBuffer
 			var released atomic.Int32
-			log := slog.New(slog.NewTextHandler(&logs, nil))
-			h := hub.New(hub.Config{Logger: log})
-			defer h.Close()
-			srv, err := rtmpserver.New(rtmpserver.Config{Hub: h, Authorizer: slowAuth{delay: tt.delay, released: &released}, Logger: log, HandshakeTimeout: tt.timeout})
-			require.NoError(t, err)
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
-			go func() { _ = srv.Serve(ln, nil) }()
-			defer func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_ = srv.Close(ctx)
-			}()
+			h, addr := serve(t, rtmpserver.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+				Authorizer: slowAuth{delay: tt.delay, released: &released}, HandshakeTimeout: tt.timeout})
 
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			pub, err := rtmpclient.Publish(ctx, "rtmp://"+ln.Addr().String()+"/stream/cam", rtmpclient.Config{Timeout: 5 * time.Second})
+			pub, err := rtmpclient.Publish(ctx, "rtmp://"+addr+"/stream/cam", rtmpclient.Config{Timeout: 5 * time.Second})
 			if tt.published {
 				require.NoError(t, err)
 				defer pub.Close()
@@ -130,24 +118,12 @@ func (s slowHooks) StreamStarted(context.Context, *channel.Channel, *hub.Stream)
 // media": none could be read meanwhile. The slow start is logged.
 func TestSlowStreamStartIsNotIdle(t *testing.T) {
 	var logs syncBuffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	h := hub.New(hub.Config{Logger: log})
-	defer h.Close()
-	srv, err := rtmpserver.New(rtmpserver.Config{Hub: h, Authorizer: allowAll{}, Logger: log,
+	h, addr := serve(t, rtmpserver.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		Hooks: slowHooks{delay: 1200 * time.Millisecond}, IdleTimeout: 800 * time.Millisecond})
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = srv.Serve(ln, nil) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-	}()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	pub, err := rtmpclient.Publish(ctx, "rtmp://"+ln.Addr().String()+"/stream/cam", rtmpclient.Config{})
+	pub, err := rtmpclient.Publish(ctx, "rtmp://"+addr+"/stream/cam", rtmpclient.Config{})
 	require.NoError(t, err)
 	defer pub.Close()
 	// A publisher's first media comes a moment after its onStatus (an
