@@ -61,11 +61,13 @@ func (sub *Subscriber) Stream() *Stream { return sub.s }
 // for merge subscribers). It returns io.EOF when the stream has ended and
 // everything was read, ErrTooSlow when the subscriber kept falling behind, and
 // ctx.Err() when ctx ends.
+//
+// Pass back the previous result whole as dst: Read clears it first, so that
+// no entry past the new batch keeps an old packet alive, and with it the
+// block it was carved from (packetAlloc). Entries past len(dst) are nil
+// already, cleared by the Read that returned dst.
 func (sub *Subscriber) Read(ctx context.Context, dst []*Packet) ([]*Packet, error) {
-	// Forget what dst held: a reused buffer's stale entries past the new
-	// length would keep old packets alive, and with them the blocks they
-	// were carved from (packetAlloc).
-	clear(dst[:cap(dst)])
+	clear(dst)
 	dst = dst[:0]
 	s := sub.s
 	initial := sub.initial != nil
