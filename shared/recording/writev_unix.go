@@ -13,7 +13,9 @@ import (
 const iovMax = 1024
 
 // writeVec writes the buffers to f in order with writev(2), without joining
-// them first, and returns how many bytes were written.
+// them first, and returns how many bytes were written. Hand-written because
+// the standard library's writev (net.Buffers) serves sockets only: for an
+// *os.File it writes one buffer at a time, a system call per sample.
 func writeVec(f *os.File, bufs [][]byte) (int64, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {

@@ -5,10 +5,11 @@ import "github.com/livestack/livestack/shared/media/flv"
 // The hub keeps seconds of every stream's media alive: the GOP cache, and the
 // HLS packager's and recorder's windows, which slice these packets instead of
 // copying them (20 s a stream with 6 two-second HLS segments). Allocated one by
-// one, that is two heap objects per packet, 70 a second per stream: 1.7 million
-// objects at 1,200 publishers, which every GC cycle must visit. On two cores
-// that mark phase took 0.6–2 s of wall clock every 7–8 s, and the publishers'
-// reads stalled behind it (docs/performance.md, "Many publishers").
+// one, that is two heap objects per packet, about 70 packets a second per
+// stream: some 1.7 million packets, 3.5 million objects, at 1,200 publishers,
+// which every GC cycle must visit. On two cores that mark phase took 0.4–2.4 s
+// of wall clock every 7–8 s, and the publishers' reads stalled behind it
+// (docs/performance.md, "Many publishers").
 //
 // packetAlloc carves a publisher's packets out of a few large blocks instead:
 // the FLV tags out of slabs of slabSize bytes, the Packet structs out of arrays
@@ -31,7 +32,7 @@ const (
 	// slabSize is one second of a 1 Mbit/s stream; a tag of more than
 	// slabSize/4 bytes (a large keyframe) gets its own allocation.
 	slabSize = 128 << 10
-	// chunkLen Packet structs (48 bytes each) are about 2 s of a 30 fps stream
+	// chunkLen Packet structs (56 bytes each) are about 2 s of a 30 fps stream
 	// with audio.
 	chunkLen = 128
 )
