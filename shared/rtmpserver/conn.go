@@ -97,9 +97,9 @@ func (r *sockReader) sleep(d time.Duration, s *hub.Stream) {
 // batchGrid aligns batched reads (see sockReader).
 const batchGrid = 20 * time.Millisecond
 
-// slowAuthorize is when a publish authorization, or a stream's start
+// slowStep is when a publish authorization, or a stream's start
 // (StreamHooks), is logged as slow.
-const slowAuthorize = time.Second
+const slowStep = time.Second
 
 func (r *sockReader) Read(b []byte) (int, error) {
 	if pub := r.h.pub; pub != nil {
@@ -281,7 +281,7 @@ func (h *connHandler) OnPublish(_ *rtmp.StreamContext, _ uint32, cmd *message.Ne
 	grant, err := h.srv.cfg.Authorizer.AuthorizePublish(ctx, h.req)
 	cancel()
 	authTook := time.Since(authStart)
-	if authTook > slowAuthorize {
+	if authTook > slowStep {
 		// The store (its disk) or the callback is slow: publishers wait, and
 		// past the handshake timeout they are dropped.
 		h.log.Warn("publish authorization was slow", "channel", id, "took", authTook.Round(time.Millisecond))
@@ -321,7 +321,6 @@ func (h *connHandler) OnPublish(_ *rtmp.StreamContext, _ uint32, cmd *message.Ne
 	h.pub = pub
 	h.state.Store(int32(statePublishing))
 	h.srv.Counters.Publishers.Add(1)
-	h.lastMedia.Store(time.Now().UnixNano())
 	_ = h.conn.SetDeadline(time.Time{})
 	h.log = h.log.With("channel", id)
 	h.log.Info("publish accepted", "resumed", existing != nil, "authorize", authTook.Round(time.Microsecond))
@@ -329,16 +328,16 @@ func (h *connHandler) OnPublish(_ *rtmp.StreamContext, _ uint32, cmd *message.Ne
 	if existing == nil && h.srv.cfg.Hooks != nil && ch != nil && grant.Rendition == "" {
 		hooksStart := time.Now()
 		h.srv.cfg.Hooks.StreamStarted(h.srv.ctx, ch, pub.Stream())
-		if took := time.Since(hooksStart); took > slowAuthorize {
+		if took := time.Since(hooksStart); took > slowStep {
 			// The packagers and recorders starting (the recorder waits for
 			// its spool's flush): the publisher waits for its onStatus, and
 			// its media waits in the socket.
 			h.log.Warn("stream start was slow", "took", took.Round(time.Millisecond))
 		}
-		// No media could be read while they ran: the idle timeout counts
-		// from now.
-		h.lastMedia.Store(time.Now().UnixNano())
 	}
+	// The idle timeout counts from here: no media could be read before,
+	// while the stream's hooks ran.
+	h.lastMedia.Store(time.Now().UnixNano())
 	go h.watchPublisher(pub, grant)
 	return nil
 }
