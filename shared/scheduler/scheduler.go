@@ -142,16 +142,15 @@ func (s *Scheduler) StreamStarted(ctx context.Context, d events.StreamDetail) er
 		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return fmt.Errorf("stream started %s: %w", d.ChannelID, err)
 		}
-		ch, cerr := s.cfg.Store.GetChannel(ctx, d.ChannelID)
+		ch, cerr := s.workerChannel(ctx, d.ChannelID)
 		if errors.Is(cerr, store.ErrNotFound) {
 			log.Warn("stream started for an unknown channel; no worker")
 			return nil
 		}
 		if cerr != nil {
-			return fmt.Errorf("stream started %s: load channel: %w", d.ChannelID, cerr)
+			return fmt.Errorf("stream started %s: %w", d.ChannelID, cerr)
 		}
-		ch.Normalize()
-		if !s.cfg.Needs(ch) {
+		if ch == nil {
 			log.Debug("stream started: channel needs no worker")
 			return nil
 		}
@@ -178,6 +177,20 @@ func (s *Scheduler) StreamStarted(ctx context.Context, d events.StreamDetail) er
 		return s.start(ctx, rec, d.RTMP, d.Region, "stream started")
 	}
 	return fmt.Errorf("stream started %s: %w after %d attempts", d.ChannelID, store.ErrConflict, maxRaces)
+}
+
+// workerChannel loads the channel of a stream, normalized, if it needs a
+// worker (Config.Needs); nil if not, and store.ErrNotFound if it is gone.
+func (s *Scheduler) workerChannel(ctx context.Context, id string) (*channel.Channel, error) {
+	ch, err := s.cfg.Store.GetChannel(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("load channel: %w", err)
+	}
+	ch.Normalize()
+	if !s.cfg.Needs(ch) {
+		return nil, nil
+	}
+	return ch, nil
 }
 
 // start runs the task of rec (which this call has claimed at rec.Version) and
@@ -232,16 +245,12 @@ func (s *Scheduler) StreamStopped(ctx context.Context, d events.StreamDetail) er
 	for race := 0; race < maxRaces; race++ {
 		rec, err := s.cfg.Store.GetWorkerTask(ctx, d.ChannelID, d.BroadcastID)
 		if errors.Is(err, store.ErrNotFound) {
-			ch, cerr := s.cfg.Store.GetChannel(ctx, d.ChannelID)
-			if errors.Is(cerr, store.ErrNotFound) {
-				return nil
+			ch, cerr := s.workerChannel(ctx, d.ChannelID)
+			if errors.Is(cerr, store.ErrNotFound) || cerr == nil && ch == nil {
+				return nil // gone, or needs no worker
 			}
 			if cerr != nil {
-				return fmt.Errorf("stream stopped %s: load channel: %w", d.ChannelID, cerr)
-			}
-			ch.Normalize()
-			if !s.cfg.Needs(ch) {
-				return nil
+				return fmt.Errorf("stream stopped %s: %w", d.ChannelID, cerr)
 			}
 			rec = store.WorkerTask{ChannelID: d.ChannelID, BroadcastID: d.BroadcastID, State: store.TaskStopped, Gateway: d.Gateway}
 			s.stamp(&rec)
