@@ -68,8 +68,12 @@ type Store struct {
 	closed   bool // fails session calls after Close, as the file's calls do
 }
 
-// lockSessions locks the sessions; it fails once the store is closed.
-func (s *Store) lockSessions() error {
+// lockSessions locks the sessions; it fails when ctx has ended or the store
+// is closed.
+func (s *Store) lockSessions(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -243,13 +247,10 @@ func (s *Store) ListChannels(ctx context.Context, opts store.ListOptions) (store
 
 // AcquireSession implements store.Store.
 func (s *Store) AcquireSession(ctx context.Context, sess store.Session) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("acquire session of channel %s: %w", sess.ChannelID, err)
-	}
 	if err := sess.Validate(); err != nil {
 		return fmt.Errorf("acquire session: %w", err)
 	}
-	if err := s.lockSessions(); err != nil {
+	if err := s.lockSessions(ctx); err != nil {
 		return fmt.Errorf("acquire session of channel %s: %w", sess.ChannelID, err)
 	}
 	defer s.mu.Unlock()
@@ -263,10 +264,7 @@ func (s *Store) AcquireSession(ctx context.Context, sess store.Session) error {
 
 // ReleaseSession implements store.Store.
 func (s *Store) ReleaseSession(ctx context.Context, channelID, sessionID string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("release session of channel %s: %w", channelID, err)
-	}
-	if err := s.lockSessions(); err != nil {
+	if err := s.lockSessions(ctx); err != nil {
 		return fmt.Errorf("release session of channel %s: %w", channelID, err)
 	}
 	defer s.mu.Unlock()
@@ -278,10 +276,7 @@ func (s *Store) ReleaseSession(ctx context.Context, channelID, sessionID string)
 
 // GetSession implements store.Store.
 func (s *Store) GetSession(ctx context.Context, channelID string) (store.Session, error) {
-	if err := ctx.Err(); err != nil {
-		return store.Session{}, fmt.Errorf("get session of channel %s: %w", channelID, err)
-	}
-	if err := s.lockSessions(); err != nil {
+	if err := s.lockSessions(ctx); err != nil {
 		return store.Session{}, fmt.Errorf("get session of channel %s: %w", channelID, err)
 	}
 	defer s.mu.Unlock()
@@ -295,10 +290,7 @@ func (s *Store) GetSession(ctx context.Context, channelID string) (store.Session
 // ListSessions implements store.Store. Expired sessions are left out and
 // forgotten.
 func (s *Store) ListSessions(ctx context.Context) ([]store.Session, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
-	}
-	if err := s.lockSessions(); err != nil {
+	if err := s.lockSessions(ctx); err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
 	defer s.mu.Unlock()
