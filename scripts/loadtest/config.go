@@ -58,6 +58,7 @@ type config struct {
 	// publishers mode
 	Publishers int
 	Record     []string      // recording of the channels: "mp4", "hlsvod"
+	VideoTime  int           // mp4SegmentSeconds of the channels (0: the server's default)
 	Behind     time.Duration // a publisher this far behind real time is behind
 	CMAF       bool          // CMAF/LL-HLS on the publishers' channels too
 	HLS        bool          // MPEG-TS HLS on the publishers' channels (default on)
@@ -181,6 +182,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.HLSTime, "hls-time", 2, "latency, publishers: hlsSegmentSeconds of the channels created")
 	fs.IntVar(&c.Publishers, "publishers", 50, "publishers: publishers of a single run")
 	fs.StringVar(&record, "record", "", "publishers: recording on the channels, comma-separated: mp4, hlsvod")
+	fs.IntVar(&c.VideoTime, "video-time", 0, "publishers: length of the recorded MP4 files, seconds (recording.mp4SegmentSeconds; 0: the server's default of 60)")
 	fs.DurationVar(&c.Behind, "behind", time.Second, "publishers: a publisher is behind real time when its send lag, or the media the server has not read yet from its connection, exceeds this")
 	fs.BoolVar(&c.CMAF, "cmaf", false, "publishers: CMAF (LL-HLS) on the channels too")
 	fs.BoolVar(&c.HLS, "hls", true, "publishers: MPEG-TS HLS on the channels (-hls=false: FLV only, to split the cost)")
@@ -246,6 +248,7 @@ func (c *config) validate() error {
 	check(c.Publishers >= 1 && c.Publishers <= maxPublishers, "-publishers: want 1-%d", maxPublishers)
 	check(c.Behind >= 100*time.Millisecond && c.Behind <= time.Minute, "-behind: want 100ms-1m")
 	check(len(c.Record) == 0 || c.Mode == modePublishers, "-record is for -mode publishers")
+	check(c.VideoTime >= 0 && c.VideoTime <= 3600, "-video-time: want 0-3600")
 	check(!c.CMAF || c.Mode == modePublishers, "-cmaf is for -mode publishers")
 	check(c.HLS || c.Mode == modePublishers, "-hls is for -mode publishers")
 	if c.MakeInput {

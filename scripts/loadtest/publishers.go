@@ -247,6 +247,9 @@ func runPublishers(ctx context.Context, cfg *config, in *input, stdout, log io.W
 	defer tgt.close(log)
 	outputs := map[string]any{"flv": true, "hls": cfg.HLS, "cmaf": cfg.CMAF, "hlsSegmentSeconds": cfg.HLSTime}
 	recording := map[string]any{"mp4": slices.Contains(cfg.Record, "mp4"), "hlsVod": slices.Contains(cfg.Record, "hlsvod")}
+	if cfg.VideoTime > 0 {
+		recording["mp4SegmentSeconds"] = cfg.VideoTime
+	}
 	desc := "FLV"
 	if cfg.HLS {
 		desc += " + HLS"

@@ -117,14 +117,11 @@ func readJournalHeader(f io.ReaderAt, size int64) (journalLayout, error) {
 		return l, fmt.Errorf("%w: init block: %w", errCorruptJournal, err)
 	}
 	moov, ok := box.(*mp4.MoovBox)
-	if !ok || moov.Mvhd == nil || len(moov.Traks) == 0 {
+	if !ok {
 		return l, fmt.Errorf("%w: init block has no tracks", errCorruptJournal)
 	}
-	for _, t := range moov.Traks {
-		if t.Tkhd == nil || t.Mdia == nil || t.Mdia.Mdhd == nil || t.Mdia.Mdhd.Timescale == 0 || t.Mdia.Hdlr == nil ||
-			t.Mdia.Minf == nil || t.Mdia.Minf.Stbl == nil || t.Mdia.Minf.Stbl.Stsd == nil || len(t.Mdia.Minf.Stbl.Stsd.Children) == 0 {
-			return l, fmt.Errorf("%w: init block track without time scale or sample entry", errCorruptJournal)
-		}
+	if err := checkInitMoov(moov); err != nil {
+		return l, err
 	}
 	l.moov = moov
 	off += n
@@ -148,12 +145,37 @@ func readJournalHeader(f io.ReaderAt, size int64) (journalLayout, error) {
 	return l, nil
 }
 
+// checkInitMoov checks that an init block's moov has what finishing needs.
+func checkInitMoov(moov *mp4.MoovBox) error {
+	if moov.Mvhd == nil || len(moov.Traks) == 0 {
+		return fmt.Errorf("%w: init block has no tracks", errCorruptJournal)
+	}
+	for _, t := range moov.Traks {
+		if t.Tkhd == nil || t.Mdia == nil || t.Mdia.Mdhd == nil || t.Mdia.Mdhd.Timescale == 0 || t.Mdia.Hdlr == nil ||
+			t.Mdia.Minf == nil || t.Mdia.Minf.Stbl == nil || t.Mdia.Minf.Stbl.Stsd == nil || len(t.Mdia.Minf.Stbl.Stsd.Children) == 0 {
+			return fmt.Errorf("%w: init block track without time scale or sample entry", errCorruptJournal)
+		}
+	}
+	return nil
+}
+
+// newTrackTables returns an empty table per track of the init block.
+func newTrackTables(moov *mp4.MoovBox) map[uint32]*trackTable {
+	tables := make(map[uint32]*trackTable, len(moov.Traks))
+	for _, t := range moov.Traks {
+		tables[t.Tkhd.TrackID] = &trackTable{timeScale: t.Mdia.Mdhd.Timescale, video: t.Mdia.Hdlr.HandlerType == "vide"}
+	}
+	return tables
+}
+
 // finishJournal finishes the journal src in place (see journal.go) and
 // links it as dst. It keeps every complete fragment and drops a torn tail.
 // dst appears only once the finished file is on disk (gs.Sync), so it exists
 // whole or not at all; src stays until the caller removes it. dst's directory
-// entry is left to the spool's next flush (gs.DirWritten).
-func finishJournal(src, dst string, gs *groupSync) (finishStats, error) {
+// entry is left to the spool's next flush (gs.DirWritten). idx is the index
+// kept while the journal was written (journal.idx), or nil: the journal is
+// then read to build it (a journal found in the spool after a crash).
+func finishJournal(src, dst string, gs *groupSync, idx *journalIndex) (finishStats, error) {
 	var st finishStats
 	f, err := os.OpenFile(src, os.O_RDWR, 0)
 	if err != nil {
@@ -165,59 +187,24 @@ func finishJournal(src, dst string, gs *groupSync) (finishStats, error) {
 		return st, fmt.Errorf("stat journal: %w", err)
 	}
 	size := fi.Size()
-	readRandom(f)
-	l, err := readJournalHeader(f, size)
-	if err != nil {
-		return st, err
-	}
-
-	tables := make(map[uint32]*trackTable, len(l.moov.Traks))
-	for _, t := range l.moov.Traks {
-		tables[t.Tkhd.TrackID] = &trackTable{timeScale: t.Mdia.Mdhd.Timescale, video: t.Mdia.Hdlr.HandlerType == "vide"}
-	}
-
-	// The fragments: only each moof and the mdat header after it are read.
-	off, end := l.mdatAt+16, l.dataEnd
-	var hb []byte
-	for off < end {
-		typ, n, ok := boxHeader(f, off, end)
-		if !ok || typ != "moof" || n > 16<<20 {
-			st.Truncated = true
-			break
+	var l journalLayout
+	var tables map[uint32]*trackTable
+	var dataEnd int64
+	if idx != nil && idx.end <= size {
+		l, tables, dataEnd = idx.layout, idx.tables, idx.end
+		st.Samples, st.Truncated = idx.samples, idx.torn
+	} else {
+		if l, err = readJournalHeader(f, size); err != nil {
+			return st, err
 		}
-		mtyp, mn, ok := boxHeader(f, off+n, end)
-		if !ok || mtyp != "mdat" {
-			st.Truncated = true
-			break
+		tables = newTrackTables(l.moov)
+		if dataEnd, err = scanFragments(f, l, tables, &st); err != nil {
+			return st, err
 		}
-		if int64(cap(hb)) < n+8 {
-			hb = make([]byte, n+8)
-		}
-		hb = hb[:n+8]
-		if _, err := f.ReadAt(hb, off); err != nil {
-			return st, fmt.Errorf("read fragment: %w", err)
-		}
-		_, fts, ok := parseMoof(hb, int(n+mn))
-		if !ok {
-			st.Truncated = true
-			break
-		}
-		for _, ft := range fts {
-			t := tables[uint32(ft.ID)]
-			if t == nil {
-				continue // not in the init block: its bytes stay unreferenced
-			}
-			for _, s := range ft.Samples {
-				t.add(ft.BaseTime, s, off+s.Offset)
-				st.Samples++
-			}
-		}
-		off += n + mn
 	}
 	if st.Samples == 0 {
 		return st, errEmptyJournal
 	}
-	dataEnd := off
 
 	moov, dur := progressiveMoov(l.moov, tables)
 	st.Duration = dur
@@ -258,6 +245,50 @@ func finishJournal(src, dst string, gs *groupSync) (finishStats, error) {
 	}
 	st.Bytes = dataEnd + int64(mb.Len())
 	return st, nil
+}
+
+// scanFragments reads the journal's fragments into tables: only each moof and
+// the mdat header after it. It returns where the last complete fragment ends.
+func scanFragments(f *os.File, l journalLayout, tables map[uint32]*trackTable, st *finishStats) (int64, error) {
+	readRandom(f)
+	off, end := l.mdatAt+16, l.dataEnd
+	var hb []byte
+	for off < end {
+		typ, n, ok := boxHeader(f, off, end)
+		if !ok || typ != "moof" || n > 16<<20 {
+			st.Truncated = true
+			break
+		}
+		mtyp, mn, ok := boxHeader(f, off+n, end)
+		if !ok || mtyp != "mdat" {
+			st.Truncated = true
+			break
+		}
+		if int64(cap(hb)) < n+8 {
+			hb = make([]byte, n+8)
+		}
+		hb = hb[:n+8]
+		if _, err := f.ReadAt(hb, off); err != nil {
+			return 0, fmt.Errorf("read fragment: %w", err)
+		}
+		_, fts, ok := parseMoof(hb, int(n+mn))
+		if !ok {
+			st.Truncated = true
+			break
+		}
+		for _, ft := range fts {
+			t := tables[uint32(ft.ID)]
+			if t == nil {
+				continue // not in the init block: its bytes stay unreferenced
+			}
+			for _, s := range ft.Samples {
+				t.add(ft.BaseTime, s, off+s.Offset)
+				st.Samples++
+			}
+		}
+		off += n + mn
+	}
+	return off, nil
 }
 
 // progressiveMoov builds the finished file's moov from the init block's

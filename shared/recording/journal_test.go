@@ -101,7 +101,7 @@ func TestJournalTornAnywhere(t *testing.T) {
 			cut = int64(len(b))
 		}
 		require.NoError(t, os.WriteFile(src, b[:cut], 0o644))
-		st, err := finishJournal(src, dst, nil)
+		st, err := finishJournal(src, dst, nil, nil)
 		want, frags := 0, 0
 		for i, e := range ends {
 			if cut >= e {
@@ -134,7 +134,7 @@ func finishSynthetic(t *testing.T) (journal []byte, src, dst string, st finishSt
 	dir := t.TempDir()
 	src, dst = filepath.Join(dir, "src"), filepath.Join(dir, "dst.mp4")
 	require.NoError(t, os.WriteFile(src, journal, 0o644))
-	st, err := finishJournal(src, dst, nil)
+	st, err := finishJournal(src, dst, nil, nil)
 	require.NoError(t, err)
 	return journal, src, dst, st
 }
@@ -150,7 +150,7 @@ func TestFinishJournalIsIdempotent(t *testing.T) {
 	for _, cut := range []int{len(b), len(b) + 8, len(want) - 1, len(want)} {
 		require.NoError(t, os.WriteFile(src, want[:cut], 0o644))
 		require.NoError(t, os.Remove(dst))
-		st2, err := finishJournal(src, dst, nil)
+		st2, err := finishJournal(src, dst, nil, nil)
 		require.NoError(t, err, "cut at %d", cut)
 		got, err := os.ReadFile(dst)
 		require.NoError(t, err)
@@ -159,7 +159,7 @@ func TestFinishJournalIsIdempotent(t *testing.T) {
 	}
 	// dst left over from the first finish (same inode) is replaced.
 	require.NoError(t, os.WriteFile(src, b, 0o644))
-	_, err = finishJournal(src, dst, nil)
+	_, err = finishJournal(src, dst, nil, nil)
 	require.NoError(t, err)
 	got, err := os.ReadFile(dst)
 	require.NoError(t, err)
@@ -194,7 +194,7 @@ func FuzzFinishJournal(f *testing.F) {
 		src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst.mp4")
 		require.NoError(t, os.WriteFile(src, data, 0o644))
 		_ = os.Remove(dst)
-		st, err := finishJournal(src, dst, nil)
+		st, err := finishJournal(src, dst, nil, nil)
 		if err != nil {
 			_, statErr := os.Stat(dst)
 			assert.True(t, os.IsNotExist(statErr), "no output after an error")
@@ -247,4 +247,87 @@ func TestReadSpoolFindsUnloggedJournals(t *testing.T) {
 		got = append(got, fmt.Sprintf("%d %s %s", f.Seq, f.Name, f.State))
 	}
 	assert.Equal(t, []string{"1 000001.mp4 uploaded", "2 000002.mp4 writing", "3 000003.mp4 closed"}, got)
+}
+
+// A journal this process wrote is finished from the index kept while writing
+// it, reading none of it back, into the very file a scan of the journal
+// gives; a fragment written only in part is cut off the same way.
+func TestJournalIndexFinishesLikeAScan(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		torn bool
+	}{{"whole", false}, {"torn write", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "j.mp4.journal")
+			init := &fmp4.Init{Tracks: []*fmp4.InitTrack{
+				{ID: videoTrackID, TimeScale: videoTimeScale, Codec: &codecs.H264{SPS: testSPS, PPS: []byte{0x08}}},
+				{ID: audioTrackID, TimeScale: 48000, Codec: &codecs.MPEG4Audio{Config: mpeg4audio.AudioSpecificConfig{
+					Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelConfig: 2}}},
+			}}
+			j, err := createJournal(path, init, nil)
+			require.NoError(t, err)
+			require.NotNil(t, j.idx)
+			vt, at := uint64(0), uint64(0)
+			for f := range 4 {
+				var v, a []*fmp4.Sample
+				for i := range 30 {
+					// B-frames: composition offsets that vary, a keyframe per fragment
+					v = append(v, &fmp4.Sample{Duration: 3000 + uint32(i%2), PTSOffset: int32(i%3) * 3000,
+						IsNonSyncSample: i != 0, Payload: bytes.Repeat([]byte{byte(f), byte(i)}, 40+i)})
+				}
+				for i := range 47 {
+					a = append(a, &fmp4.Sample{Duration: 1024, Payload: bytes.Repeat([]byte{0xbb, byte(i)}, 15)})
+				}
+				tracks := []*fmp4.PartTrack{{ID: videoTrackID, BaseTime: vt, Samples: v}, {ID: audioTrackID, BaseTime: at, Samples: a}}
+				if tc.torn && f == 3 {
+					// The last fragment is written in part and then fails.
+					whole := appendPart(nil, fmp4.Part{SequenceNumber: j.seq + 1, Tracks: tracks})
+					_, err := j.f.Write(whole[:len(whole)/2])
+					require.NoError(t, err)
+					j.bytes += int64(len(whole) / 2)
+					require.NoError(t, j.f.Close())
+					require.Error(t, j.writePart(tracks))
+					require.True(t, j.idx.torn)
+					break
+				}
+				require.NoError(t, j.writePart(tracks))
+				vt += 30 * 3000
+				at += 47 * 1024
+			}
+			if !tc.torn {
+				require.NoError(t, j.close())
+			}
+			journal, err := os.ReadFile(path)
+			require.NoError(t, err)
+			finish := func(name string, idx *journalIndex) ([]byte, finishStats) {
+				src, dst := filepath.Join(dir, name), filepath.Join(dir, name+".mp4")
+				require.NoError(t, os.WriteFile(src, journal, 0o644))
+				st, err := finishJournal(src, dst, nil, idx)
+				require.NoError(t, err)
+				b, err := os.ReadFile(dst)
+				require.NoError(t, err)
+				return b, st
+			}
+			scanned, scanSt := finish("scanned", nil)
+			indexed, idxSt := finish("indexed", j.idx)
+			assert.Equal(t, scanSt, idxSt)
+			assert.Equal(t, tc.torn, idxSt.Truncated)
+			frags := 4
+			if tc.torn {
+				frags = 3
+			}
+			assert.Equal(t, frags*(30+47), idxSt.Samples)
+			assert.True(t, bytes.Equal(scanned, indexed), "the same file either way")
+			// Finishing again from the index (a retry after an I/O error)
+			// gives the same file too.
+			src := filepath.Join(dir, "indexed")
+			require.NoError(t, os.Remove(src+".mp4"))
+			_, err = finishJournal(src, src+".mp4", nil, j.idx)
+			require.NoError(t, err)
+			again, err := os.ReadFile(src + ".mp4")
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(scanned, again))
+		})
+	}
 }

@@ -28,8 +28,9 @@ const (
 type segmentSink interface {
 	// openFile starts file number seq and returns the journal path to write.
 	openFile() (path string, err error)
-	// fileClosed reports a complete journal (the file was cut or the stream ended).
-	fileClosed(path string, bytes int64) error
+	// fileClosed reports a complete journal (the file was cut or the stream
+	// ended) and its index (journalIndex; nil: finishing reads the journal).
+	fileClosed(path string, bytes int64, idx *journalIndex) error
 }
 
 // mp4Segmenter turns hub packets into journal files cut on keyframes: H.264
@@ -346,7 +347,7 @@ func (m *mp4Segmenter) closeFile(nextVideo int64) error {
 	if err != nil {
 		return fmt.Errorf("close %s: %w", path, err)
 	}
-	return m.sink.fileClosed(path, j.bytes)
+	return m.sink.fileClosed(path, j.bytes, j.idx)
 }
 
 // abort closes the open file as it is after a write error or a gap in the
@@ -360,7 +361,7 @@ func (m *mp4Segmenter) abort() {
 	j, path := m.j, m.path
 	m.j = nil
 	_ = j.close()
-	_ = m.sink.fileClosed(path, j.bytes)
+	_ = m.sink.fileClosed(path, j.bytes, j.idx)
 }
 
 // cutNow closes the open file with everything received so far (the input

@@ -34,6 +34,9 @@ type rec struct {
 	lastProgress time.Time
 	dirty        bool
 	wake         chan struct{}
+	// indexes holds the index of each closed journal this process wrote,
+	// until it is finished (journalIndex).
+	indexes map[string]*journalIndex
 }
 
 // runRec registers a recording and starts its uploader.
@@ -55,6 +58,33 @@ func (r *Recorder) runRec(dir string, h header, files []*fileEntry, crashed bool
 	r.uploaders.Add(1)
 	go c.run()
 	return c, nil
+}
+
+// setIndex keeps the index of the closed journal of file name for finish.
+func (c *rec) setIndex(name string, idx *journalIndex) {
+	if idx == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.indexes == nil {
+		c.indexes = make(map[string]*journalIndex)
+	}
+	c.indexes[name] = idx
+}
+
+// index returns the index kept for file name, or nil.
+func (c *rec) index(name string) *journalIndex {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.indexes[name]
+}
+
+// dropIndex forgets the index of file name once it is finished.
+func (c *rec) dropIndex(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.indexes, name)
 }
 
 func (c *rec) allocSeq() int {
@@ -214,6 +244,8 @@ func (c *rec) finish(f fileEntry) error {
 	final := filepath.Join(c.dir, f.Name)
 	var st finishStats
 	var permanent error
+	idx := c.index(f.Name)
+	defer c.dropIndex(f.Name)
 	// I/O errors (a full disk) are retried until they clear: the journal is
 	// a finished file's only copy. A journal that cannot be read is not.
 	err := c.r.retry(c.r.ctx, c.lg, "finish "+f.Name, func() error {
@@ -223,7 +255,7 @@ func (c *rec) finish(f fileEntry) error {
 			return c.r.ctx.Err()
 		}
 		var err error
-		st, err = finishJournal(journal, final, c.r.gs)
+		st, err = finishJournal(journal, final, c.r.gs, idx)
 		<-c.r.finishSem
 		if errors.Is(err, errEmptyJournal) || errors.Is(err, errCorruptJournal) {
 			permanent = err

@@ -588,7 +588,7 @@ func (b *broadcast) openFile() (string, error) {
 }
 
 // fileClosed implements segmentSink.
-func (b *broadcast) fileClosed(path string, n int64) error {
+func (b *broadcast) fileClosed(path string, n int64, idx *journalIndex) error {
 	b.mu.Lock()
 	c := b.mp4
 	b.mu.Unlock()
@@ -599,6 +599,7 @@ func (b *broadcast) fileClosed(path string, n int64) error {
 	}
 	e := *f
 	e.State, e.Bytes = stateClosed, n
+	c.setIndex(name, idx)
 	if err := c.logSoon(e); err != nil {
 		return err
 	}
