@@ -138,27 +138,39 @@ func TestJournalDropsDurablePages(t *testing.T) {
 }
 
 // writeJSON leaves the whole file and no temporary one, and with syncfs it
-// costs one shared flush instead of fsyncs of its own.
+// costs one shared flush instead of fsyncs of its own; writeJSONSoon waits
+// for none and leaves the file to the next one.
 func TestGroupSyncWriteJSON(t *testing.T) {
 	dir := t.TempDir()
 	gs, err := newGroupSyncEvery(dir, time.Hour)
 	require.NoError(t, err)
 	defer gs.close()
-	for _, g := range []*groupSync{gs, nil} {
-		sub := filepath.Join(dir, fmt.Sprintf("rec-%v", g != nil))
-		require.NoError(t, os.MkdirAll(sub, 0o755))
-		before := gs.Flushes
-		v := header{Version: 1, ID: "a-mp4", Kind: "mp4"}
-		require.NoError(t, g.writeJSON(filepath.Join(sub, headerName), v))
-		b, err := os.ReadFile(filepath.Join(sub, headerName))
-		require.NoError(t, err)
-		var got header
-		require.NoError(t, json.Unmarshal(b, &got))
-		assert.Equal(t, v, got)
-		_, err = os.Stat(filepath.Join(sub, headerName+".tmp"))
-		assert.True(t, os.IsNotExist(err), "no temporary file left")
-		if g != nil && groupFlushSupported {
-			assert.Equal(t, before+1, gs.Flushes, "one shared flush")
+	for _, wait := range []bool{true, false} {
+		for _, g := range []*groupSync{gs, nil} {
+			sub := filepath.Join(dir, fmt.Sprintf("rec-%v-%v", g != nil, wait))
+			require.NoError(t, os.MkdirAll(sub, 0o755))
+			before := gs.Flushes
+			v := header{Version: 1, ID: "a-mp4", Kind: "mp4"}
+			require.NoError(t, g.writeJSONWait(filepath.Join(sub, headerName), v, wait))
+			b, err := os.ReadFile(filepath.Join(sub, headerName))
+			require.NoError(t, err)
+			var got header
+			require.NoError(t, json.Unmarshal(b, &got))
+			assert.Equal(t, v, got)
+			_, err = os.Stat(filepath.Join(sub, headerName+".tmp"))
+			assert.True(t, os.IsNotExist(err), "no temporary file left")
+			if g == nil || !groupFlushSupported {
+				continue
+			}
+			if wait {
+				assert.Equal(t, before+1, gs.Flushes, "one shared flush")
+				continue
+			}
+			assert.Equal(t, before, gs.Flushes, "no flush waited for")
+			gs.mu.Lock()
+			dirty := gs.dirty
+			gs.mu.Unlock()
+			assert.True(t, dirty, "left to the next flush")
 		}
 	}
 }

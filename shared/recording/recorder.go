@@ -478,7 +478,7 @@ func (r *Recorder) startRec(b *broadcast, kind, id string, now time.Time, target
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("spool dir: %w", err)
 	}
-	if err := r.gs.writeJSON(filepath.Join(dir, headerName), h); err != nil {
+	if err := r.gs.writeJSONSoon(filepath.Join(dir, headerName), h); err != nil {
 		return nil, err
 	}
 	return r.runRec(dir, h, nil, false)

@@ -80,10 +80,19 @@ type fileEntry struct {
 // writeJSON writes v to path atomically (a temporary file, then a rename) and
 // returns once the file and the entries of its directory and the one above
 // are durable: with syncfs, by one flush shared with every stream waiting
-// meanwhile (a burst of cameras starting or stopping together costs a few
-// flushes, not three fsyncs each on the publish path); otherwise each is
-// fsynced (Written, DirWritten and SyncDir do either).
-func (g *groupSync) writeJSON(path string, v any) error {
+// meanwhile; otherwise each is fsynced (Written, DirWritten and SyncDir do
+// either).
+func (g *groupSync) writeJSON(path string, v any) error { return g.writeJSONWait(path, v, true) }
+
+// writeJSONSoon is writeJSON leaving the file to the spool's next flush, like
+// a journal's fragments (groupSync.Written). A new recording's header uses it:
+// the flush that makes its first fragment durable started after the header
+// was written, so it covers the header too, and a crash before that flush
+// loses a recording with nothing in it. Waiting would hold the publish answer
+// for a flush, which under a thousand recorded streams takes seconds.
+func (g *groupSync) writeJSONSoon(path string, v any) error { return g.writeJSONWait(path, v, false) }
+
+func (g *groupSync) writeJSONWait(path string, v any, wait bool) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
@@ -98,6 +107,9 @@ func (g *groupSync) writeJSON(path string, v any) error {
 	dir := filepath.Dir(path)
 	if err := g.DirWritten(filepath.Dir(dir)); err != nil {
 		return err
+	}
+	if !wait {
+		return g.DirWritten(dir)
 	}
 	return g.SyncDir(dir)
 }
