@@ -145,6 +145,8 @@ var (
 	dRTMPPlayers  = desc("rtmp_players", "RTMP players.")
 	dRTMPRefused  = desc("publish_refused_total", "Publishes refused, by reason.", "reason")
 	dRTMPTimeout  = desc("rtmp_handshake_timeouts_total", "Connections dropped for not publishing or playing in time.")
+	dRTMPIdle     = desc("rtmp_idle_drops_total", "Publishers dropped for sending no media for the idle timeout.")
+	dRTMPSlowRead = desc("rtmp_slow_reads_total", "Publishers the server did not read for the idle timeout while their media waited in the socket (the server was behind; they were kept).")
 )
 
 // Refusal reasons reported as labels (fixed, so the series exist from the start):
@@ -156,7 +158,7 @@ var refusalReasons = []string{ingest.ReasonUnsigned, ingest.ReasonMalformed, ing
 
 // Describe implements prometheus.Collector.
 func (s RTMPSource) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dRTMPActive, dRTMPAccepted, dRTMPRejected, dRTMPPubs, dRTMPPlayers, dRTMPRefused, dRTMPTimeout} {
+	for _, d := range []*prometheus.Desc{dRTMPActive, dRTMPAccepted, dRTMPRejected, dRTMPPubs, dRTMPPlayers, dRTMPRefused, dRTMPTimeout, dRTMPIdle, dRTMPSlowRead} {
 		ch <- d
 	}
 }
@@ -170,6 +172,8 @@ func (s RTMPSource) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(dRTMPPubs, prometheus.GaugeValue, float64(c.Publishers.Load()))
 	ch <- prometheus.MustNewConstMetric(dRTMPPlayers, prometheus.GaugeValue, float64(c.Players.Load()))
 	ch <- prometheus.MustNewConstMetric(dRTMPTimeout, prometheus.CounterValue, float64(c.HandshakeClosed.Load()))
+	ch <- prometheus.MustNewConstMetric(dRTMPIdle, prometheus.CounterValue, float64(c.IdleDrops.Load()))
+	ch <- prometheus.MustNewConstMetric(dRTMPSlowRead, prometheus.CounterValue, float64(c.SlowReads.Load()))
 	for _, r := range refusalReasons {
 		ch <- prometheus.MustNewConstMetric(dRTMPRefused, prometheus.CounterValue, float64(c.RefusedCount(r)), r)
 	}

@@ -94,6 +94,11 @@ func (r *sockReader) sleep(d time.Duration, s *hub.Stream) {
 	}
 }
 
+// slowReadLimit bounds, in idle timeouts, how long a publisher whose data
+// waits unread in its socket is kept (watchPublisher): past it the connection
+// is taken as stuck on the server's side and dropped all the same.
+const slowReadLimit = 4
+
 // batchGrid aligns batched reads (see sockReader).
 const batchGrid = 20 * time.Millisecond
 
@@ -365,6 +370,7 @@ func (h *connHandler) watchPublisher(pub *hub.Publisher, grant ingest.Grant) {
 		}
 	}
 	nextRenew := time.Now().Add(renewEvery)
+	behind := false // quiet past the idle timeout with data unread: logged once
 	for {
 		select {
 		case <-h.ctx.Done():
@@ -375,11 +381,27 @@ func (h *connHandler) watchPublisher(pub *hub.Publisher, grant ingest.Grant) {
 				h.conn.Close()
 				return
 			}
-			if quiet := now.Sub(time.Unix(0, h.lastMedia.Load())); quiet > idle {
+			quiet := now.Sub(time.Unix(0, h.lastMedia.Load()))
+			if quiet > idle {
+				// Data waiting unread in the socket means the publisher sent
+				// and the server did not read: it is behind (a burst of load,
+				// such as a thousand cameras reconnecting at once), and the
+				// publisher is not dropped for it, up to slowReadLimit.
+				if n, ok := unreadBytes(h.conn.Conn); ok && n > 0 && quiet <= slowReadLimit*idle {
+					if !behind {
+						behind = true
+						h.srv.Counters.SlowReads.Add(1)
+						h.log.Warn("publisher not read in time: its media waits unread in the socket; the server is behind",
+							"quiet", quiet.Round(time.Millisecond), "unread_bytes", n)
+					}
+					continue
+				}
+				h.srv.Counters.IdleDrops.Add(1)
 				h.log.Warn("publisher dropped: no media", "quiet", quiet.Round(time.Millisecond), "idle_timeout", idle)
 				h.conn.Close()
 				return
 			}
+			behind = false
 			if now.After(nextRenew) {
 				ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
 				g, err := h.srv.cfg.Authorizer.Renew(ctx, h.req)

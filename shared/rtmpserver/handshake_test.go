@@ -138,3 +138,48 @@ func TestSlowStreamStartIsNotIdle(t *testing.T) {
 	require.NotContains(t, logs.String(), "no media", "log:\n%s", logs.String())
 	require.NotNil(t, h.Stream("cam"))
 }
+
+// A publisher past the idle timeout is dropped when it sent nothing, and kept
+// (and logged) when what it sent waits unread in the socket: the server, not
+// the publisher, is behind. A long ReadBatch stands for a server too busy to
+// read.
+func TestQuietPublisher(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		batch   time.Duration
+		sending bool
+		want    string
+	}{
+		{"silent is dropped", 20 * time.Millisecond, false, `msg="publisher dropped: no media"`},
+		{"unread is kept", 2 * time.Second, true, `msg="publisher not read in time: its media waits unread in the socket; the server is behind"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs syncBuffer
+			h, addr := serve(t, rtmpserver.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+				ReadBatch: tc.batch, IdleTimeout: 800 * time.Millisecond})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			pub, err := rtmpclient.Publish(ctx, "rtmp://"+addr+"/stream/cam", rtmpclient.Config{})
+			require.NoError(t, err)
+			defer pub.Close()
+			require.NoError(t, pub.WriteTag(flv.TagVideo, 0, []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe0, 0, 0}))
+			require.NoError(t, pub.WriteTag(flv.TagVideo, 0, []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65}))
+			for i := range 60 { // 3 s
+				if tc.sending {
+					require.NoError(t, pub.WriteTag(flv.TagVideo, uint32(i*50+50), []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65}))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			require.Contains(t, logs.String(), tc.want, "log:\n%s", logs.String())
+			if tc.sending {
+				require.NotContains(t, logs.String(), "no media", "log:\n%s", logs.String())
+				require.NotNil(t, h.Stream("cam"))
+				return
+			}
+			// The server closed the connection: writes fail.
+			require.Eventually(t, func() bool {
+				return pub.WriteTag(flv.TagVideo, 4000, []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65}) != nil
+			}, 5*time.Second, 20*time.Millisecond)
+		})
+	}
+}

@@ -136,6 +136,13 @@ type Counters struct {
 	HandshakeClosed atomic.Int64
 	// Violations counts connections dropped by the protocol guard.
 	Violations atomic.Int64
+	// IdleDrops counts publishers dropped for sending no media for the idle
+	// timeout.
+	IdleDrops atomic.Int64
+	// SlowReads counts times a publisher went unread past the idle timeout
+	// while its socket held data it had sent: the server was behind, and the
+	// publisher was kept.
+	SlowReads atomic.Int64
 }
 
 // RefusedCount returns how many publishes were refused for reason.
