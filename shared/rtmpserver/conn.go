@@ -117,6 +117,12 @@ func (r *sockReader) Read(b []byte) (int, error) {
 	}
 	n, err := r.Conn.Read(b)
 	r.last, r.full = time.Now(), n >= len(b)/2
+	// What this read brought arrived now: the handlers and the hub stamp its
+	// messages with this time instead of reading the clock for each.
+	r.h.readAt.Store(r.last.UnixNano())
+	if pub := r.h.pub; pub != nil {
+		pub.SetArrival(r.last)
+	}
 	return n, err
 }
 
@@ -160,6 +166,9 @@ type connHandler struct {
 	pub       *hub.Publisher
 	req       ingest.PublishRequest
 	lastMedia atomic.Int64
+	// readAt is when the socket was last read (UnixNano): media messages are
+	// stamped with it.
+	readAt    atomic.Int64
 	buf       bytes.Buffer
 	badLogged time.Time
 
@@ -440,7 +449,7 @@ func (h *connHandler) OnAudio(ts uint32, payload io.Reader) error {
 	if _, err := h.buf.ReadFrom(payload); err != nil {
 		return fmt.Errorf("read audio: %w", err)
 	}
-	h.lastMedia.Store(time.Now().UnixNano())
+	h.lastMedia.Store(h.readAt.Load())
 	return h.ignoreBad(h.pub.WriteAudio(ts, h.buf.Bytes()))
 }
 
@@ -452,7 +461,7 @@ func (h *connHandler) OnVideo(ts uint32, payload io.Reader) error {
 	if _, err := h.buf.ReadFrom(payload); err != nil {
 		return fmt.Errorf("read video: %w", err)
 	}
-	h.lastMedia.Store(time.Now().UnixNano())
+	h.lastMedia.Store(h.readAt.Load())
 	return h.ignoreBad(h.pub.WriteVideo(ts, h.buf.Bytes()))
 }
 

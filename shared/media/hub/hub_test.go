@@ -553,3 +553,29 @@ func TestPatientSubscriberKeepsWhatItHasNotRead(t *testing.T) {
 	require.Equal(t, int64(1), patient.Skipped())
 	require.True(t, got[0].Keyframe || got[0].Header, "the skip lands on a keyframe")
 }
+
+// Messages written after SetArrival carry its time, not the clock's; the zero
+// time goes back to the clock.
+func TestSetArrivalStampsMessages(t *testing.T) {
+	clock := time.Unix(1000, 0)
+	cfg := Config{now: func() time.Time { return clock }}
+	h := newTestHub(cfg)
+	defer h.Close()
+	pub, err := h.Publish("cam", PublishOptions{})
+	require.NoError(t, err)
+	sub, err := pub.Stream().Subscribe(SubscribeOptions{})
+	require.NoError(t, err)
+	defer sub.Close()
+	read := time.Unix(1000, 0).Add(250 * time.Millisecond) // a socket read
+	pub.SetArrival(read)
+	clock = clock.Add(time.Second) // the clock moves on while the read's messages are handled
+	require.NoError(t, pub.WriteVideo(0, keyframe()))
+	require.NoError(t, pub.WriteAudio(0, audio()))
+	pub.SetArrival(time.Time{})
+	require.NoError(t, pub.WriteVideo(33, inter()))
+	pkts := readAll(t, sub)
+	require.Len(t, pkts, 3)
+	require.Equal(t, (250 * time.Millisecond).Nanoseconds(), pkts[0].Arrived)
+	require.Equal(t, (250 * time.Millisecond).Nanoseconds(), pkts[1].Arrived)
+	require.Equal(t, time.Second.Nanoseconds(), pkts[2].Arrived, "the clock again")
+}

@@ -223,13 +223,14 @@ func (s *Stream) Kick(reason string) {
 	s.end(reason)
 }
 
-// appendLocked adds one packet and, when wake is set, wakes the waiting
-// subscribers; called by the publisher with s.mu held.
-func (s *Stream) appendLocked(p *Packet, wake bool) {
+// appendLocked adds one packet that arrived at arrived (Hub.nanos) and, when
+// wake is set, wakes the waiting subscribers; called by the publisher with
+// s.mu held.
+func (s *Stream) appendLocked(p *Packet, arrived int64, wake bool) {
 	if s.ended {
 		return
 	}
-	p.Arrived = s.hub.nanos()
+	p.Arrived = arrived
 	p.offset = s.bytes
 	s.bytes += int64(p.Size())
 	seq := s.base + uint64(len(s.pkts))
