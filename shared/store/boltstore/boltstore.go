@@ -82,6 +82,16 @@ func (s *Store) lockSessions(ctx context.Context) error {
 	return nil
 }
 
+// initialMmap is the file's first memory map: address space, not memory.
+// bbolt maps the file again each time it outgrows its map (doubling from
+// 32 KB), and a remap waits for every open read transaction and holds back
+// every new one. A thousand publishers starting at once write their
+// recordings while their authorizations read channels; readers descheduled on
+// a loaded machine held a remap, and the remap held 430 authorizations for
+// 2.5–10 s (some were dropped by the handshake timeout). With a 1 GB map the
+// first remap comes at 1 GB of metadata.
+const initialMmap = 1 << 30
+
 // Open opens (creating if needed, with its parent directory) the database file
 // at path. Only one process may hold the file; Open gives up after a short
 // wait if another does.
@@ -93,7 +103,7 @@ func open(path string, timeout time.Duration) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, InitialMmapSize: initialMmap})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}

@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,4 +183,44 @@ func TestSessionsDoNotOutliveTheProcess(t *testing.T) {
 		require.Nil(t, tx.Bucket(legacySessions))
 		return nil
 	}))
+}
+
+// The file grows by megabytes while a read transaction stays open (an
+// authorization descheduled on a loaded machine) without the write waiting
+// for it: no remap is needed below the initial map.
+func TestGrowthDoesNotWaitForReaders(t *testing.T) {
+	s := newTestStore(t)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	tx, err := s.db.Begin(false)
+	require.NoError(t, err)
+	rolledBack := false
+	defer func() {
+		if !rolledBack {
+			_ = tx.Rollback() // a remap waiting for it can finish, and Close too
+		}
+	}()
+	done := make(chan error, 1)
+	go func() {
+		// 8 MB: far past the 32 KB-and-doubling maps bbolt starts with.
+		done <- s.db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("growth-test"))
+			if err != nil {
+				return err
+			}
+			for i := range 8 {
+				if err := b.Put([]byte(fmt.Sprint(i)), make([]byte, 1<<20)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the write waited for the open read transaction (the file was remapped)")
+	}
+	rolledBack = true
+	require.NoError(t, tx.Rollback())
 }
