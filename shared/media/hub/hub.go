@@ -107,9 +107,6 @@ func New(cfg Config) *Hub {
 // Config returns the hub's effective settings.
 func (h *Hub) Config() Config { return h.cfg }
 
-// monotonic nanoseconds since the hub started.
-func (h *Hub) nanos() int64 { return int64(h.cfg.now().Sub(h.epoch)) }
-
 // PublishOptions tune one publish.
 type PublishOptions struct {
 	// MergeWindow overrides the hub's merge window for this stream when not nil.

@@ -223,9 +223,9 @@ func (s *Stream) Kick(reason string) {
 	s.end(reason)
 }
 
-// appendLocked adds one packet that arrived at arrived (Hub.nanos) and, when
-// wake is set, wakes the waiting subscribers; called by the publisher with
-// s.mu held.
+// appendLocked adds one packet that arrived at arrived (nanoseconds since the
+// hub's epoch) and, when wake is set, wakes the waiting subscribers; called by
+// the publisher with s.mu held.
 func (s *Stream) appendLocked(p *Packet, arrived int64, wake bool) {
 	if s.ended {
 		return
