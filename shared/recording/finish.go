@@ -112,15 +112,8 @@ func readJournalHeader(f io.ReaderAt, size int64) (journalLayout, error) {
 	if string(b[4:8]) != "moov" || int64(binary.BigEndian.Uint32(b)) != n-8 {
 		return l, fmt.Errorf("%w: no moov in the init block", errCorruptJournal)
 	}
-	box, err := mp4.DecodeBox(0, bytes.NewReader(b))
+	moov, err := decodeInitMoov(b)
 	if err != nil {
-		return l, fmt.Errorf("%w: init block: %w", errCorruptJournal, err)
-	}
-	moov, ok := box.(*mp4.MoovBox)
-	if !ok {
-		return l, fmt.Errorf("%w: init block has no tracks", errCorruptJournal)
-	}
-	if err := checkInitMoov(moov); err != nil {
 		return l, err
 	}
 	l.moov = moov
@@ -143,6 +136,23 @@ func readJournalHeader(f io.ReaderAt, size int64) (journalLayout, error) {
 		return l, fmt.Errorf("%w: no mdat after the init block", errCorruptJournal)
 	}
 	return l, nil
+}
+
+// decodeInitMoov decodes an init block's moov box and checks it
+// (checkInitMoov).
+func decodeInitMoov(b []byte) (*mp4.MoovBox, error) {
+	box, err := mp4.DecodeBox(0, bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%w: init block: %w", errCorruptJournal, err)
+	}
+	moov, ok := box.(*mp4.MoovBox)
+	if !ok {
+		return nil, fmt.Errorf("%w: init block has no tracks", errCorruptJournal)
+	}
+	if err := checkInitMoov(moov); err != nil {
+		return nil, err
+	}
+	return moov, nil
 }
 
 // checkInitMoov checks that an init block's moov has what finishing needs.

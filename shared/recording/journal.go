@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
 )
@@ -101,15 +100,8 @@ type journalIndex struct {
 // newJournalIndex indexes a journal whose init block's moov is moov and whose
 // mdat header is at mdatAt.
 func newJournalIndex(moov []byte, mdatAt int64) (*journalIndex, error) {
-	box, err := mp4.DecodeBox(0, bytes.NewReader(moov))
+	m, err := decodeInitMoov(moov)
 	if err != nil {
-		return nil, fmt.Errorf("%w: init block: %w", errCorruptJournal, err)
-	}
-	m, ok := box.(*mp4.MoovBox)
-	if !ok {
-		return nil, fmt.Errorf("%w: no moov in the init block", errCorruptJournal)
-	}
-	if err := checkInitMoov(m); err != nil {
 		return nil, err
 	}
 	return &journalIndex{
