@@ -117,9 +117,8 @@ func (r *sockReader) Read(b []byte) (int, error) {
 	}
 	n, err := r.Conn.Read(b)
 	r.last, r.full = time.Now(), n >= len(b)/2
-	// What this read brought arrived now: the handlers and the hub stamp its
-	// messages with this time instead of reading the clock for each.
-	r.h.readAt.Store(r.last.UnixNano())
+	// What this read brought arrived now: the handlers (r.last) and the hub
+	// stamp its messages with this time instead of reading the clock for each.
 	if pub := r.h.pub; pub != nil {
 		pub.SetArrival(r.last)
 	}
@@ -166,9 +165,9 @@ type connHandler struct {
 	pub       *hub.Publisher
 	req       ingest.PublishRequest
 	lastMedia atomic.Int64
-	// readAt is when the socket was last read (UnixNano): media messages are
-	// stamped with it.
-	readAt    atomic.Int64
+	// sock reads the socket, on the goroutine that runs the callbacks: its
+	// last read's time stamps the media messages (lastMedia).
+	sock      *sockReader
 	buf       bytes.Buffer
 	badLogged time.Time
 
@@ -220,7 +219,8 @@ func newConnHandler(s *Server, c net.Conn) *connHandler {
 		session: hex.EncodeToString(id[:]),
 	}
 	h.conn.h = h
-	h.conn.guard = rtmpguard.NewReader(&sockReader{Conn: c, h: h}, rtmpguard.Limits{
+	h.sock = &sockReader{Conn: c, h: h}
+	h.conn.guard = rtmpguard.NewReader(h.sock, rtmpguard.Limits{
 		MaxMessageSize:  int(s.cfg.MaxMessageSize),
 		MaxChunkSize:    maxChunkSize,
 		MaxChunkStreams: maxChunkStreams,
@@ -449,7 +449,7 @@ func (h *connHandler) OnAudio(ts uint32, payload io.Reader) error {
 	if _, err := h.buf.ReadFrom(payload); err != nil {
 		return fmt.Errorf("read audio: %w", err)
 	}
-	h.lastMedia.Store(h.readAt.Load())
+	h.lastMedia.Store(h.sock.last.UnixNano())
 	return h.ignoreBad(h.pub.WriteAudio(ts, h.buf.Bytes()))
 }
 
@@ -461,7 +461,7 @@ func (h *connHandler) OnVideo(ts uint32, payload io.Reader) error {
 	if _, err := h.buf.ReadFrom(payload); err != nil {
 		return fmt.Errorf("read video: %w", err)
 	}
-	h.lastMedia.Store(h.readAt.Load())
+	h.lastMedia.Store(h.sock.last.UnixNano())
 	return h.ignoreBad(h.pub.WriteVideo(ts, h.buf.Bytes()))
 }
 
