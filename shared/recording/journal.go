@@ -223,13 +223,10 @@ func (j *journal) writePart(tracks []*fmp4.PartTrack) error {
 	err := j.write(j.iov...)
 	clear(j.iov) // the payloads belong to the hub
 	if x := j.idx; x != nil {
-		switch {
-		case x.torn || off != x.end:
-			x.torn = true // the index no longer describes the file's end
-		case j.bytes-off == size:
+		if x.torn || j.bytes-off != size {
+			x.torn = true // written in part: the index ends before it
+		} else {
 			x.addPart(off, len(j.frag), tracks)
-		default:
-			x.torn = true
 		}
 	}
 	return err

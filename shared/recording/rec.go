@@ -34,9 +34,6 @@ type rec struct {
 	lastProgress time.Time
 	dirty        bool
 	wake         chan struct{}
-	// indexes holds the index of each closed journal this process wrote,
-	// until it is finished (journalIndex).
-	indexes map[string]*journalIndex
 }
 
 // runRec registers a recording and starts its uploader.
@@ -58,33 +55,6 @@ func (r *Recorder) runRec(dir string, h header, files []*fileEntry, crashed bool
 	r.uploaders.Add(1)
 	go c.run()
 	return c, nil
-}
-
-// setIndex keeps the index of the closed journal of file name for finish.
-func (c *rec) setIndex(name string, idx *journalIndex) {
-	if idx == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.indexes == nil {
-		c.indexes = make(map[string]*journalIndex)
-	}
-	c.indexes[name] = idx
-}
-
-// index returns the index kept for file name, or nil.
-func (c *rec) index(name string) *journalIndex {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.indexes[name]
-}
-
-// dropIndex forgets the index of file name once it is finished.
-func (c *rec) dropIndex(name string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.indexes, name)
 }
 
 func (c *rec) allocSeq() int {
@@ -244,8 +214,8 @@ func (c *rec) finish(f fileEntry) error {
 	final := filepath.Join(c.dir, f.Name)
 	var st finishStats
 	var permanent error
-	idx := c.index(f.Name)
-	defer c.dropIndex(f.Name)
+	idx := f.idx
+	f.idx = nil // the entries logged from here on are of a finished file
 	// I/O errors (a full disk) are retried until they clear: the journal is
 	// a finished file's only copy. A journal that cannot be read is not.
 	err := c.r.retry(c.r.ctx, c.lg, "finish "+f.Name, func() error {

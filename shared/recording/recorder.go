@@ -598,8 +598,7 @@ func (b *broadcast) fileClosed(path string, n int64, idx *journalIndex) error {
 		return fmt.Errorf("closed file %s is not in the recording", name)
 	}
 	e := *f
-	e.State, e.Bytes = stateClosed, n
-	c.setIndex(name, idx)
+	e.State, e.Bytes, e.idx = stateClosed, n, idx
 	if err := c.logSoon(e); err != nil {
 		return err
 	}

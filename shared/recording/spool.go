@@ -75,6 +75,9 @@ type fileEntry struct {
 	// Truncated marks a file recovered from a journal torn by a crash.
 	Truncated bool      `json:"truncated,omitempty"`
 	At        time.Time `json:"at"`
+	// idx is a closed journal's index, kept in memory until the file is
+	// finished (journalIndex); nil otherwise, and never in files.log.
+	idx *journalIndex
 }
 
 // writeJSON writes v to path atomically (a temporary file, then a rename) and
