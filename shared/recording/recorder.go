@@ -347,6 +347,12 @@ func (r *Recorder) retry(ctx context.Context, log *slog.Logger, what string, fn 
 	}
 }
 
+// mp4SubOpts: the MP4 recorder wants every packet and rides out stalls of
+// up to Config.MaxLag.
+func (r *Recorder) mp4SubOpts() hub.SubscribeOptions {
+	return hub.SubscribeOptions{Internal: true, MaxLag: r.cfg.MaxLag}
+}
+
 // broadcast is one live stream being recorded.
 type broadcast struct {
 	r      *Recorder
@@ -391,7 +397,7 @@ func (r *Recorder) StreamStarted(_ context.Context, ch *channel.Channel, s *hub.
 		if err != nil {
 			log.Error("MP4 recording not started", "error", err)
 		} else {
-			sub, err := s.Subscribe(hub.SubscribeOptions{Internal: true, MaxLag: r.cfg.MaxLag})
+			sub, err := s.Subscribe(r.mp4SubOpts())
 			if err != nil {
 				log.Error("MP4 recording not started", "error", err)
 				c.end(time.Now())
@@ -538,7 +544,7 @@ func (b *broadcast) readMP4(sub *hub.Subscriber, log *slog.Logger) {
 				seg.abort()
 			}
 			sub.Close()
-			if sub, err = b.stream.Subscribe(hub.SubscribeOptions{Internal: true, MaxLag: r.cfg.MaxLag}); err == nil {
+			if sub, err = b.stream.Subscribe(r.mp4SubOpts()); err == nil {
 				skipped = sub.Skipped()
 				continue
 			}

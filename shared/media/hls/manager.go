@@ -89,11 +89,11 @@ type entry struct {
 // subOpts: the TS packager wants every packet but no wake-up per packet
 // (merged); LL-HLS parts are watched live, so with CMAF the publisher is asked
 // for media at once (hub.Stream.LowLatency).
-func (e *entry) subOpts(maxLag time.Duration) hub.SubscribeOptions {
+func (m *Manager) subOpts(e *entry) hub.SubscribeOptions {
 	if e.cmaf != nil {
 		return hub.SubscribeOptions{Internal: true, LowLatency: true}
 	}
-	return hub.SubscribeOptions{Internal: true, Merge: true, MaxLag: maxLag}
+	return hub.SubscribeOptions{Internal: true, Merge: true, MaxLag: m.cfg.MaxLag}
 }
 
 // NewManager returns a Manager.
@@ -222,7 +222,7 @@ func (m *Manager) start(ctx context.Context, ch *channel.Channel, s *hub.Stream)
 		m.mu.Unlock()
 		return // already packaging this stream
 	}
-	sub, err := s.Subscribe(e.subOpts(m.cfg.MaxLag))
+	sub, err := s.Subscribe(m.subOpts(e))
 	if err != nil {
 		m.mu.Unlock()
 		close(e.done)
@@ -289,7 +289,7 @@ func (m *Manager) run(ctx context.Context, e *entry, sub *hub.Subscriber, sinkOn
 			// fell behind (CPU starved): start again at the live edge
 			m.log.Warn("packager fell behind, resubscribing", "stream", e.key)
 			sub.Close()
-			if sub, err = e.stream.Subscribe(e.subOpts(m.cfg.MaxLag)); err != nil {
+			if sub, err = e.stream.Subscribe(m.subOpts(e)); err != nil {
 				return
 			}
 			if e.seg != nil {
