@@ -84,9 +84,9 @@ type journal struct {
 // journal is written, so that finishing a file this process recorded reads
 // nothing back from it. Reading it back means a few hundred small random
 // reads per file (the moofs, long dropped from the page cache), and a
-// thousand streams cut their files within the same few seconds: measured at
-// 1,200 recorded streams, about a quarter of a core for several seconds at
-// every cut. A journal found in the spool after a crash is read (finishJournal).
+// thousand streams cut their files within the same few seconds: a profile of
+// 1,123 recorded streams cutting 20 s files put 5 % of the server's CPU in
+// those reads. A journal found in the spool after a crash is read (finishJournal).
 type journalIndex struct {
 	layout  journalLayout
 	tables  map[uint32]*trackTable
