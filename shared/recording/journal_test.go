@@ -24,16 +24,20 @@ var testSPS = []byte{ // 1920x1080 baseline (mediacommon's test SPS)
 	0x20,
 }
 
+// testInit is the init block of H.264 video and stereo AAC-LC at rate Hz.
+func testInit(rate int) *fmp4.Init {
+	return &fmp4.Init{Tracks: []*fmp4.InitTrack{
+		{ID: videoTrackID, TimeScale: videoTimeScale, Codec: &codecs.H264{SPS: testSPS, PPS: []byte{0x08}}},
+		{ID: audioTrackID, TimeScale: uint32(rate), Codec: &codecs.MPEG4Audio{Config: mpeg4audio.AudioSpecificConfig{
+			Type: mpeg4audio.ObjectTypeAACLC, SampleRate: rate, ChannelConfig: 2}}},
+	}}
+}
+
 // syntheticJournal writes a journal of frags fragments (1 s of 25 fps video
 // and 44.1 kHz AAC each) and returns its bytes and the fragment end offsets.
 func syntheticJournal(t testing.TB, frags int) ([]byte, []int64, []int) {
 	path := filepath.Join(t.TempDir(), "j.mp4.journal")
-	init := &fmp4.Init{Tracks: []*fmp4.InitTrack{
-		{ID: videoTrackID, TimeScale: videoTimeScale, Codec: &codecs.H264{SPS: testSPS, PPS: []byte{0x08}}},
-		{ID: audioTrackID, TimeScale: 44100, Codec: &codecs.MPEG4Audio{Config: mpeg4audio.AudioSpecificConfig{
-			Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 44100, ChannelConfig: 2}}},
-	}}
-	j, err := createJournal(path, init, nil)
+	j, err := createJournal(path, testInit(44100), nil)
 	require.NoError(t, err)
 	var ends []int64
 	var samples []int
@@ -260,12 +264,7 @@ func TestJournalIndexFinishesLikeAScan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "j.mp4.journal")
-			init := &fmp4.Init{Tracks: []*fmp4.InitTrack{
-				{ID: videoTrackID, TimeScale: videoTimeScale, Codec: &codecs.H264{SPS: testSPS, PPS: []byte{0x08}}},
-				{ID: audioTrackID, TimeScale: 48000, Codec: &codecs.MPEG4Audio{Config: mpeg4audio.AudioSpecificConfig{
-					Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelConfig: 2}}},
-			}}
-			j, err := createJournal(path, init, nil)
+			j, err := createJournal(path, testInit(48000), nil)
 			require.NoError(t, err)
 			require.NotNil(t, j.idx)
 			vt, at := uint64(0), uint64(0)
