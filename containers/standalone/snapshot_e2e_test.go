@@ -195,6 +195,9 @@ func TestSnapshotSignedPlayback(t *testing.T) {
 	require.NoError(t, cmd.Start())
 	defer cmd.Wait()
 	waitFor(t, 10*time.Second, func() bool { return len(snapRecordings(t, in.Store, "signedcam", store.KindSnapshot)) >= 1 }, "a snapshot")
+	// The picture is served once indexed and handed over (OnPicture comes
+	// after the index write): on a loaded machine a moment later.
+	waitFor(t, 5*time.Second, func() bool { code, _, _ := httpGet(t, signed); return code == http.StatusOK }, "the snapshot served")
 	code, _, _ := httpGet(t, in.URLs.PlayBase+"/signedcam/snapshot.jpg")
 	require.Equal(t, http.StatusForbidden, code, "unsigned")
 	code, _, _ = httpGet(t, strings.Replace(signed, "Signature=", "Signature=AAAA", 1))
