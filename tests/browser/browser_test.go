@@ -415,6 +415,9 @@ func play(t *testing.T, u string, args ...string) *playResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	if os.Getenv("LIVESTACK_PLAY_DEBUG") == "1" {
+		args = append(args, "--debug") // hls.js's debug log into the test log
+	}
 	cmd := exec.CommandContext(ctx, "node", append([]string{"play.mjs", "--url", u, "--chromium", chromiumPath()}, args...)...)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout

@@ -395,3 +395,121 @@ func TestLLHLSMarksEveryKeyframePartIndependent(t *testing.T) {
 		})
 	}
 }
+
+// A completed segment is listed complete (EXTINF) only with the next segment's
+// first part; until then the playlist lists it as the open segment with all its
+// parts and hints the next segment's first part (see Packager.holdable: hls.js
+// skips a segment's last part when the playlist that lists it also completes
+// the segment and the client is slow to append). A segment whose last part is
+// under 85 % of PART-TARGET may not be listed open, and is listed complete at
+// once. Every playlist seen, after every tag, must validate and follow the one
+// before it.
+func TestCompletedSegmentListedWithNextPart(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		part time.Duration
+		held bool // the last part of every segment is a whole part
+	}{
+		{"whole last part held", 200 * time.Millisecond, true},      // 5 parts of 5 frames
+		{"short last part not held", 300 * time.Millisecond, false}, // 3 parts of 7 frames and one of 4
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := New("k", "tk", Config{SegmentDuration: time.Second, PartDuration: tc.part, ListSize: 10})
+			var prev *hlstest.Media
+			held, completed := map[uint64]bool{}, 0
+			for _, tag := range clip(t) {
+				p.WriteTag(tag.Type, tag.Timestamp, tag.Data)
+				if !p.snap.Load().ready() {
+					continue // no part yet (a request would wait for one)
+				}
+				w := get(t, p, MediaFile)
+				require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+				m, err := hlstest.ParseMedia(w.Body.Bytes())
+				require.NoError(t, err, w.Body.String())
+				require.NoError(t, m.Validate(), w.Body.String())
+				if prev != nil {
+					require.NoError(t, hlstest.CheckProgress(prev, m), w.Body.String())
+				}
+				next := m.MediaSequence + uint64(len(m.Segments))
+				if prev != nil && len(m.Segments) > len(prev.Segments) {
+					completed++
+					// a segment became complete: with the next one's first part
+					// when held; at once (no part of the next yet) when not
+					if tc.held {
+						require.NotEmpty(t, m.Trailing, "segment listed complete before the next segment's first part\n%s", w.Body.String())
+					} else {
+						require.Empty(t, m.Trailing, "short last part: the segment is listed complete at once\n%s", w.Body.String())
+					}
+				}
+				if sg := p.snap.Load(); sg.held {
+					require.True(t, tc.held, "held a segment whose last part is short\n%s", w.Body.String())
+					last := sg.done[len(sg.done)-1]
+					held[last.msn] = true
+					require.Len(t, m.Trailing, len(last.parts), "the held segment lists all its parts\n%s", w.Body.String())
+					require.Equal(t, fmt.Sprintf("ctk-%d.0.m4s", next+1), m.PreloadHint, "the hint names the next segment's first part")
+				} else if len(m.Trailing) > 0 {
+					require.Equal(t, fmt.Sprintf("ctk-%d.%d.m4s", next, len(m.Trailing)), m.PreloadHint)
+				}
+				prev = m
+			}
+			require.Equal(t, 3, completed, "segments completed while live (the fourth ends with the stream)")
+			if tc.held {
+				require.Len(t, held, 3, "each completed segment held until the next part")
+			} else {
+				require.Empty(t, held)
+			}
+			p.End()
+			m, err := hlstest.ParseMedia(get(t, p, MediaFile).Body.Bytes())
+			require.NoError(t, err)
+			require.NoError(t, m.Validate())
+			require.True(t, m.EndList)
+			require.Len(t, m.Segments, 4)
+			require.Empty(t, m.Trailing)
+		})
+	}
+}
+
+// While a completed segment is held, a blocking reload for the part after its
+// last (what a client asks for next) and a request for the hinted part are
+// answered when the next segment's first part is published, with the segment
+// listed complete.
+func TestBlockingReloadAcrossHeldSegment(t *testing.T) {
+	tags := clip(t)
+	p := New("k", "tk", Config{SegmentDuration: time.Second})
+	i := 0
+	for ; i < len(tags) && !p.snap.Load().held; i++ {
+		p.WriteTag(tags[i].Type, tags[i].Timestamp, tags[i].Data)
+	}
+	require.True(t, p.snap.Load().held, "no segment was held")
+	m, err := hlstest.ParseMedia(get(t, p, MediaFile).Body.Bytes())
+	require.NoError(t, err)
+	require.Empty(t, m.Segments)
+	require.Len(t, m.Trailing, 5)
+	require.Equal(t, "ctk-1.0.m4s", m.PreloadHint)
+
+	reload := make(chan *httptest.ResponseRecorder, 1)
+	go func() { reload <- get(t, p, MediaFile+"?_HLS_msn=0&_HLS_part=5") }()
+	hint := make(chan *httptest.ResponseRecorder, 1)
+	go func() { hint <- get(t, p, m.PreloadHint) }()
+	select {
+	case <-reload:
+		t.Fatal("blocking reload answered while the segment was held")
+	case <-hint:
+		t.Fatal("hinted part answered before it existed")
+	case <-time.After(200 * time.Millisecond):
+	}
+	for ; i < len(tags) && p.snap.Load().held; i++ {
+		p.WriteTag(tags[i].Type, tags[i].Timestamp, tags[i].Data)
+	}
+	r := <-reload
+	require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+	m2, err := hlstest.ParseMedia(r.Body.Bytes())
+	require.NoError(t, err)
+	require.NoError(t, m2.Validate(), r.Body.String())
+	require.NoError(t, hlstest.CheckProgress(m, m2))
+	require.Len(t, m2.Segments, 1, r.Body.String())
+	require.Len(t, m2.Trailing, 1, r.Body.String())
+	h := <-hint
+	require.Equal(t, http.StatusOK, h.Code, h.Body.String())
+	require.Equal(t, get(t, p, m2.Trailing[0].URI).Body.Bytes(), h.Body.Bytes())
+}

@@ -197,7 +197,7 @@ func (p *Packager) ServeFile(w http.ResponseWriter, r *http.Request, file string
 	s := p.snap.Load()
 	if part >= 0 {
 		// a preload hint names the next part: hold the request until it exists
-		if m, n := s.edge(); msn == m && part == n && !s.ended && !p.cfg.CDN {
+		if m, n := s.hint(); msn == m && part == n && !s.ended && !p.cfg.CDN {
 			s, _ = p.wait(ctx, p.cfg.BlockTimeout, func(s *snapshot) bool { return s.findPart(msn, part) != nil || s.ended })
 		}
 		if pt := s.findPart(msn, part); pt != nil {

@@ -19,14 +19,19 @@ type streamInfo struct {
 // the end). next is closed when a newer snapshot replaces it: blocking requests
 // wait on it.
 type snapshot struct {
-	next      chan struct{}
-	cfg       *Config
-	token     string
-	info      *streamInfo
-	inits     map[int][]byte // init segments by generation, for segments still listed
-	done      []*segment
-	discSeq   uint64
-	open      *segment // copy of the open segment (parts so far), nil between segments
+	next    chan struct{}
+	cfg     *Config
+	token   string
+	info    *streamInfo
+	inits   map[int][]byte // init segments by generation, for segments still listed
+	done    []*segment
+	discSeq uint64
+	open    *segment // copy of the open segment (parts so far), nil between segments
+	// held: the last of done has just completed and the next segment has no
+	// part yet. The LL-HLS playlist then still lists it as the open segment
+	// (all its parts, no EXTINF) and hints the next segment's first part; it
+	// is listed complete with that part (see Packager.publish).
+	held      bool
 	ended     bool
 	targetDur int
 	bitrate   int64
@@ -39,7 +44,7 @@ type snapshot struct {
 
 func (s *snapshot) clone() *snapshot {
 	return &snapshot{next: make(chan struct{}), cfg: s.cfg, token: s.token, info: s.info, inits: s.inits,
-		done: s.done, discSeq: s.discSeq, open: s.open, ended: s.ended, targetDur: s.targetDur, bitrate: s.bitrate,
+		done: s.done, discSeq: s.discSeq, open: s.open, held: s.held, ended: s.ended, targetDur: s.targetDur, bitrate: s.bitrate,
 		partTarget: s.partTarget}
 }
 
@@ -77,7 +82,33 @@ func (p *Packager) publish(ended bool) {
 		s.open = nil
 	}
 	s.ended = ended || old.ended
+	s.held = !s.ended && !p.cfg.CDN && s.open == nil && len(s.done) > 0 && p.holdable(s.done[len(s.done)-1])
 	p.swap(old, s)
+}
+
+// holdable reports whether a segment that has just completed may be listed as
+// the open segment until the next segment's first part is published.
+//
+// Why hold it: hls.js (1.7.4) loads the parts of the open segment one after the
+// other and stops when the playlist it has lists no next part. If the playlist
+// that lists the segment's last part also lists the segment complete, and it
+// arrives before the parts loaded so far are appended, hls.js records the
+// completed segment as fully buffered (its end taken from the media appended)
+// and never loads the last part: a hole of one part at the segment's end,
+// which stalls playback. That happens whenever the browser is slow to append
+// (a busy machine; CI), and was reproduced with the browser test under a CPU
+// quota. While the segment is still listed open, hls.js records what it
+// appended as partial and goes on to the last part.
+//
+// An open segment's parts must each last at least 85 % of PART-TARGET (RFC
+// 8216bis 4.4.4.9 exempts the last part of a complete segment, and INDEPENDENT
+// parts, which this packager holds to it too), so a segment whose last part is
+// shorter is listed complete at once.
+func (p *Packager) holdable(sg *segment) bool {
+	if len(sg.parts) == 0 || p.partTarget <= 0 {
+		return false
+	}
+	return sg.parts[len(sg.parts)-1].duration*100 >= time.Duration(p.partTarget)*time.Millisecond*85
 }
 
 // ready reports whether anything can be played.
@@ -85,21 +116,43 @@ func (s *snapshot) ready() bool {
 	return s.info != nil && (len(s.done) > 0 || s.open != nil)
 }
 
-// nextMSN is the media sequence number of the open (or next) segment, and the
-// number of its parts available.
+// edge is the media sequence number of the segment the LL-HLS playlist lists
+// as open (or of the next segment), and the number of its parts available:
+// what blocking playlist requests wait on.
 func (s *snapshot) edge() (msn uint64, parts int) {
 	if s.open != nil {
 		return s.open.msn, len(s.open.parts)
 	}
 	if n := len(s.done); n > 0 {
+		if s.held {
+			return s.done[n-1].msn, len(s.done[n-1].parts)
+		}
 		return s.done[n-1].msn + 1, 0
 	}
 	return 0, 0
 }
 
+// hint is the part the next EXT-X-PRELOAD-HINT names: the next part of the open
+// segment, or the first part of the next segment after a held one.
+func (s *snapshot) hint() (msn uint64, part int) {
+	if s.held && s.open == nil {
+		return s.done[len(s.done)-1].msn + 1, 0
+	}
+	return s.edge()
+}
+
+// listed returns the segments the LL-HLS playlist lists complete: all done
+// segments but a held one.
+func (s *snapshot) listed() []*segment {
+	if s.held && s.open == nil {
+		return s.done[:len(s.done)-1]
+	}
+	return s.done
+}
+
 // window returns the listed segments and the discontinuity sequence of the first.
 func (s *snapshot) window() ([]*segment, uint64) {
-	segs, disc := s.done, s.discSeq
+	segs, disc := s.listed(), s.discSeq
 	if n := len(segs) - s.cfg.ListSize; n > 0 {
 		for _, x := range segs[:n] {
 			if x.disc {
@@ -154,11 +207,15 @@ func (s *snapshot) renderPlaylist() []byte {
 		b = appendSeconds(b, pt)
 		b = append(b, '\n')
 	}
+	open := s.open
+	if s.held && open == nil {
+		open = s.done[len(s.done)-1]
+	}
 	first := uint64(0)
 	if len(segs) > 0 {
 		first = segs[0].msn
-	} else if s.open != nil {
-		first = s.open.msn
+	} else if open != nil {
+		first = open.msn
 	}
 	b = append(b, "#EXT-X-MEDIA-SEQUENCE:"...)
 	b = strconv.AppendUint(b, first, 10)
@@ -207,13 +264,13 @@ func (s *snapshot) renderPlaylist() []byte {
 	for i, sg := range segs {
 		writeSeg(sg, i, true)
 	}
-	if s.open != nil && ll {
-		writeSeg(s.open, len(segs), false)
+	if open != nil && ll {
+		writeSeg(open, len(segs), false)
 	}
 	if s.ended {
 		b = append(b, "#EXT-X-ENDLIST\n"...)
 	} else if ll {
-		msn, n := s.edge()
+		msn, n := s.hint()
 		b = append(b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\""...)
 		b = s.segName(b, msn)
 		b = append(b, '.')
