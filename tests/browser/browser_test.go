@@ -463,16 +463,55 @@ func requireAdvanced(t *testing.T, r *playResult) {
 	}
 	for _, w := range r.Windows {
 		t.Logf("%s: currentTime advanced %.2f s in %.2f s of wall clock, %d stalls", w.Label, w.AdvancedSeconds, w.WallSeconds, w.Stalls)
-		if w.WallSeconds < 3 {
-			t.Errorf("%s: window of %.2f s, want at least 3 s", w.Label, w.WallSeconds)
-		}
-		if w.AdvancedSeconds < w.WallSeconds/2 {
-			t.Errorf("%s: playback advanced %.2f s in %.2f s: not playing", w.Label, w.AdvancedSeconds, w.WallSeconds)
-		}
+	}
+	for _, p := range notAdvancing(r) {
+		t.Error(p)
 	}
 	if len(r.Errors) > 0 {
 		t.Logf("non-fatal hls.js errors: %v", r.Errors)
 	}
+}
+
+// notAdvancing lists the windows that did not last 3 s or did not advance at
+// least half their wall time.
+func notAdvancing(r *playResult) []string {
+	var out []string
+	for _, w := range r.Windows {
+		if w.WallSeconds < 3 {
+			out = append(out, fmt.Sprintf("%s: window of %.2f s, want at least 3 s", w.Label, w.WallSeconds))
+		}
+		if w.AdvancedSeconds < w.WallSeconds/2 {
+			out = append(out, fmt.Sprintf("%s: playback advanced %.2f s in %.2f s: not playing", w.Label, w.AdvancedSeconds, w.WallSeconds))
+		}
+	}
+	return out
+}
+
+// playLowLatency plays u with play and returns the result of an attempt whose
+// windows all advanced (requireAdvanced), or fails. An attempt that did not
+// keep playing is logged in full and played once more in a fresh browser:
+// hls.js 1.7.4 in low-latency mode can miss the last part of the segment it
+// starts in, when the playlist lists that segment complete before hls.js has
+// appended the parts it loaded first (slow on a loaded machine: its worker and
+// SourceBuffers are created then). It then records the segment as fully
+// buffered and stalls until the segment leaves the playlist's part list, 2-4 s
+// (docs/hls.md). The packager keeps a completed segment listed open until the
+// next part, which covers appends up to a part's duration late, not a start-up
+// that takes a second. A stream that does not play fails both attempts.
+func playLowLatency(t *testing.T, u string, args ...string) *playResult {
+	t.Helper()
+	r := play(t, u, args...)
+	if r.Error == "" && r.OK && len(r.Windows) > 0 {
+		p := notAdvancing(r)
+		if len(p) == 0 {
+			requireAdvanced(t, r)
+			return r
+		}
+		t.Logf("attempt 1 did not keep playing: %v (non-fatal hls.js errors: %v); playing again in a fresh browser", p, r.Errors)
+		r = play(t, u, args...)
+	}
+	requireAdvanced(t, r)
+	return r
 }
 
 // uniqueID is a channel id unique to this run.
@@ -494,8 +533,7 @@ func TestLLHLSPlaysInChromium(t *testing.T) {
 	if _, err := waitPlaylist(t, s, u, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	r := play(t, u, "--low-latency", "--seconds", "5", "--catch-up", "1.5")
-	requireAdvanced(t, r)
+	r := playLowLatency(t, u, "--low-latency", "--seconds", "5", "--catch-up", "1.5")
 	if r.PartTarget <= 0 {
 		t.Errorf("hls.js saw no EXT-X-PART-INF PART-TARGET in the media playlist: not LL-HLS")
 	}
