@@ -35,6 +35,24 @@ func startServer(t *testing.T, batch time.Duration) (*hub.Hub, string) {
 	return serve(t, rtmpserver.Config{ReadBatch: batch})
 }
 
+// Test media: an AVC sequence header and a one-NALU keyframe.
+var (
+	avcHeader = []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe0, 0, 0}
+	avcKey    = []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65}
+)
+
+// publishCam publishes the stream "cam" to the server at addr and returns the
+// publisher, which closes when the test ends, and the context (20 s) it runs in.
+func publishCam(t *testing.T, addr string) (context.Context, *rtmpclient.Publisher) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	pub, err := rtmpclient.Publish(ctx, "rtmp://"+addr+"/stream/cam", rtmpclient.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pub.Close() })
+	return ctx, pub
+}
+
 // serve runs a server with cfg on a free loopback port until the test ends
 // and returns its hub and address. A nil Hub is made with cfg.Logger, a nil
 // Authorizer allows everything, and a nil Logger discards.
@@ -73,7 +91,6 @@ func serve(t *testing.T, cfg rtmpserver.Config) (*hub.Hub, string) {
 // once a viewer watches it; either way every message arrives, in order.
 func TestReadBatchOnlyWithoutLowLatencyReaders(t *testing.T) {
 	const batch = 150 * time.Millisecond
-	avcHeader := []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe0, 0, 0}
 	for _, tc := range []struct {
 		name   string
 		opts   hub.SubscribeOptions
@@ -89,11 +106,7 @@ func TestReadBatchOnlyWithoutLowLatencyReaders(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, addr := startServer(t, tc.server)
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			pub, err := rtmpclient.Publish(ctx, "rtmp://"+addr+"/stream/cam", rtmpclient.Config{})
-			require.NoError(t, err)
-			defer pub.Close()
+			ctx, pub := publishCam(t, addr)
 			require.NoError(t, pub.WriteTag(flv.TagVideo, 0, avcHeader))
 			var s *hub.Stream
 			require.Eventually(t, func() bool { s = h.Stream("cam"); return s != nil }, 5*time.Second, 5*time.Millisecond)
@@ -154,12 +167,8 @@ func TestReadBatchOnlyWithoutLowLatencyReaders(t *testing.T) {
 func TestReadBatchStopsWhenAViewerArrives(t *testing.T) {
 	const batch = 400 * time.Millisecond
 	h, addr := startServer(t, batch)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	pub, err := rtmpclient.Publish(ctx, "rtmp://"+addr+"/stream/cam", rtmpclient.Config{})
-	require.NoError(t, err)
-	defer pub.Close()
-	require.NoError(t, pub.WriteTag(flv.TagVideo, 0, []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe0, 0, 0}))
+	ctx, pub := publishCam(t, addr)
+	require.NoError(t, pub.WriteTag(flv.TagVideo, 0, avcHeader))
 	var s *hub.Stream
 	require.Eventually(t, func() bool { s = h.Stream("cam"); return s != nil }, 5*time.Second, 5*time.Millisecond)
 	frame := func(i int) {

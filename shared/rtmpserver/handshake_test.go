@@ -121,17 +121,13 @@ func TestSlowStreamStartIsNotIdle(t *testing.T) {
 	h, addr := serve(t, rtmpserver.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		Hooks: slowHooks{delay: 1200 * time.Millisecond}, IdleTimeout: 800 * time.Millisecond})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	pub, err := rtmpclient.Publish(ctx, "rtmp://"+addr+"/stream/cam", rtmpclient.Config{})
-	require.NoError(t, err)
-	defer pub.Close()
+	_, pub := publishCam(t, addr)
 	// A publisher's first media comes a moment after its onStatus (an
 	// encoder starting up); the idle check runs every 200 ms meanwhile.
 	time.Sleep(400 * time.Millisecond)
-	require.NoError(t, pub.WriteTag(flv.TagVideo, 0, []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe0, 0, 0}))
+	require.NoError(t, pub.WriteTag(flv.TagVideo, 0, avcHeader))
 	for i := range 20 { // 1 s of keyframes, 50 ms apart
-		require.NoError(t, pub.WriteTag(flv.TagVideo, uint32(i*50), []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65}))
+		require.NoError(t, pub.WriteTag(flv.TagVideo, uint32(i*50), avcKey))
 		time.Sleep(50 * time.Millisecond)
 	}
 	require.Contains(t, logs.String(), `msg="stream start was slow"`)
@@ -157,16 +153,12 @@ func TestQuietPublisher(t *testing.T) {
 			var logs syncBuffer
 			h, addr := serve(t, rtmpserver.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 				ReadBatch: tc.batch, IdleTimeout: 800 * time.Millisecond})
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			pub, err := rtmpclient.Publish(ctx, "rtmp://"+addr+"/stream/cam", rtmpclient.Config{})
-			require.NoError(t, err)
-			defer pub.Close()
-			require.NoError(t, pub.WriteTag(flv.TagVideo, 0, []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe0, 0, 0}))
-			require.NoError(t, pub.WriteTag(flv.TagVideo, 0, []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65}))
+			_, pub := publishCam(t, addr)
+			require.NoError(t, pub.WriteTag(flv.TagVideo, 0, avcHeader))
+			require.NoError(t, pub.WriteTag(flv.TagVideo, 0, avcKey))
 			for i := range 60 { // 3 s
 				if tc.sending {
-					require.NoError(t, pub.WriteTag(flv.TagVideo, uint32(i*50+50), []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65}))
+					require.NoError(t, pub.WriteTag(flv.TagVideo, uint32(i*50+50), avcKey))
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
@@ -178,7 +170,7 @@ func TestQuietPublisher(t *testing.T) {
 			}
 			// The server closed the connection: writes fail.
 			require.Eventually(t, func() bool {
-				return pub.WriteTag(flv.TagVideo, 4000, []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65}) != nil
+				return pub.WriteTag(flv.TagVideo, 4000, avcKey) != nil
 			}, 5*time.Second, 20*time.Millisecond)
 		})
 	}
