@@ -138,35 +138,24 @@ func readJournalHeader(f io.ReaderAt, size int64) (journalLayout, error) {
 	return l, nil
 }
 
-// decodeInitMoov decodes an init block's moov box and checks it
-// (checkInitMoov).
+// decodeInitMoov decodes an init block's moov box and checks that it has
+// what finishing needs.
 func decodeInitMoov(b []byte) (*mp4.MoovBox, error) {
 	box, err := mp4.DecodeBox(0, bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("%w: init block: %w", errCorruptJournal, err)
 	}
 	moov, ok := box.(*mp4.MoovBox)
-	if !ok {
+	if !ok || moov.Mvhd == nil || len(moov.Traks) == 0 {
 		return nil, fmt.Errorf("%w: init block has no tracks", errCorruptJournal)
-	}
-	if err := checkInitMoov(moov); err != nil {
-		return nil, err
-	}
-	return moov, nil
-}
-
-// checkInitMoov checks that an init block's moov has what finishing needs.
-func checkInitMoov(moov *mp4.MoovBox) error {
-	if moov.Mvhd == nil || len(moov.Traks) == 0 {
-		return fmt.Errorf("%w: init block has no tracks", errCorruptJournal)
 	}
 	for _, t := range moov.Traks {
 		if t.Tkhd == nil || t.Mdia == nil || t.Mdia.Mdhd == nil || t.Mdia.Mdhd.Timescale == 0 || t.Mdia.Hdlr == nil ||
 			t.Mdia.Minf == nil || t.Mdia.Minf.Stbl == nil || t.Mdia.Minf.Stbl.Stsd == nil || len(t.Mdia.Minf.Stbl.Stsd.Children) == 0 {
-			return fmt.Errorf("%w: init block track without time scale or sample entry", errCorruptJournal)
+			return nil, fmt.Errorf("%w: init block track without time scale or sample entry", errCorruptJournal)
 		}
 	}
-	return nil
+	return moov, nil
 }
 
 // newTrackTables returns an empty table per track of the init block.
