@@ -120,22 +120,28 @@ func (s *snapshot) ready() bool {
 // as open (or of the next segment), and the number of its parts available:
 // what blocking playlist requests wait on.
 func (s *snapshot) edge() (msn uint64, parts int) {
-	if s.open != nil {
-		return s.open.msn, len(s.open.parts)
+	if o := s.listedOpen(); o != nil {
+		return o.msn, len(o.parts)
 	}
 	if n := len(s.done); n > 0 {
-		if s.held {
-			return s.done[n-1].msn, len(s.done[n-1].parts)
-		}
 		return s.done[n-1].msn + 1, 0
 	}
 	return 0, 0
 }
 
+// listedOpen is the segment the LL-HLS playlist lists as open: the open one,
+// or a held one (held is only ever set with no open segment); nil for none.
+func (s *snapshot) listedOpen() *segment {
+	if s.held {
+		return s.done[len(s.done)-1]
+	}
+	return s.open
+}
+
 // hint is the part the next EXT-X-PRELOAD-HINT names: the next part of the open
 // segment, or the first part of the next segment after a held one.
 func (s *snapshot) hint() (msn uint64, part int) {
-	if s.held && s.open == nil {
+	if s.held {
 		return s.done[len(s.done)-1].msn + 1, 0
 	}
 	return s.edge()
@@ -144,7 +150,7 @@ func (s *snapshot) hint() (msn uint64, part int) {
 // listed returns the segments the LL-HLS playlist lists complete: all done
 // segments but a held one.
 func (s *snapshot) listed() []*segment {
-	if s.held && s.open == nil {
+	if s.held {
 		return s.done[:len(s.done)-1]
 	}
 	return s.done
@@ -207,10 +213,7 @@ func (s *snapshot) renderPlaylist() []byte {
 		b = appendSeconds(b, pt)
 		b = append(b, '\n')
 	}
-	open := s.open
-	if s.held && open == nil {
-		open = s.done[len(s.done)-1]
-	}
+	open := s.listedOpen()
 	first := uint64(0)
 	if len(segs) > 0 {
 		first = segs[0].msn
